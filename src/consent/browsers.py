@@ -1,0 +1,254 @@
+"""Which browser sent a request, and what the site's rules say about it.
+
+Parsing uses the ``user-agents`` API on ua-parser 1.0's Rust-backed resolver (ua-parser-rs),
+about ten times faster than ``user_agents.parse``; results are cached per raw header value.
+Work per request is bounded: the User-Agent is cut to ``max_user_agent_length`` bytes and the
+client-hint header to 1024 bytes before anything else, and ua-parser-rs matches in linear time.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+import ua_parser
+from ua_parser.loaders import load_lazy_builtins
+from ua_parser.regex import Resolver
+from user_agents.parsers import UserAgent, parse_browser, parse_device, parse_operating_system
+
+from consent.rules import Verdict, Version, parse_rule
+from consent.settings import ConsentSettings
+
+logger = logging.getLogger(__name__)
+
+#: Client-hint header values are cut to this many bytes before parsing.
+MAX_CLIENT_HINTS_LENGTH = 1024
+
+#: Client-hint brands and the rule key each one stands for. Other brands (GREASE) are ignored.
+BRAND_KEYS: dict[str, str] = {
+    "Google Chrome": "chrome",
+    "Microsoft Edge": "edge",
+    "Opera": "opera",
+    "Samsung Internet": "samsung",
+    "YaBrowser": "yandex",
+    "Yandex": "yandex",
+    "Chromium": "chrome",
+}
+
+# Not cached: BrowserClassifier caches whole verdicts, keyed on the raw header bytes.
+_PARSER = ua_parser.Parser(Resolver(load_lazy_builtins()))
+
+
+class FastUserAgent(UserAgent):  # type: ignore[misc]
+    """``user_agents.parsers.UserAgent``, filled by ua-parser 1.0's Rust-backed resolver.
+
+    ``browser``, ``os``, ``device``, ``is_bot``, ``is_mobile`` and the rest behave as in
+    user-agents, which parses the same regexes with the slower pure-Python parser.
+    """
+
+    def __init__(self, user_agent_string: str) -> None:
+        self._fill(user_agent_string, _PARSER.parse(user_agent_string).with_defaults())
+
+    @classmethod
+    def unparsed(cls, user_agent_string: str) -> FastUserAgent:
+        """An agent that knows nothing (family "Other" everywhere), built without parsing."""
+        agent = cls.__new__(cls)
+        nothing = ua_parser.Result(None, None, None, user_agent_string)
+        agent._fill(user_agent_string, nothing.with_defaults())
+        return agent
+
+    def _fill(self, user_agent_string: str, result: ua_parser.DefaultedResult) -> None:
+        browser, os, device = result.user_agent, result.os, result.device
+        self.ua_string = user_agent_string
+        self.os = parse_operating_system(os.family, os.major, os.minor, os.patch, os.patch_minor)
+        self.browser = parse_browser(
+            browser.family, browser.major, browser.minor, browser.patch, browser.patch_minor
+        )
+        self.device = parse_device(device.family, device.brand, device.model)
+
+
+def parse_user_agent(text: str) -> FastUserAgent:
+    """Parse a User-Agent string (uncached)."""
+    return FastUserAgent(text)
+
+
+@dataclass(frozen=True, slots=True)
+class BrowserInfo:
+    """The browser of a request and its verdict, as ``request.state.browser``.
+
+    ``BrowserInfo(key='chrome', family='Chrome', version=(120, 0, 0), version_string='120.0.0',
+    verdict='supported', is_bot=False, is_mobile=False, source='user-agent')``
+    """
+
+    key: str | None
+    family: str
+    version: Version
+    version_string: str
+    verdict: Verdict
+    is_bot: bool
+    is_mobile: bool
+    source: Literal["user-agent", "client-hints"]
+    user_agent: FastUserAgent = field(repr=False, compare=False)
+
+
+class BrowserClassifier:
+    """Classifies requests by their User-Agent and client hints, with a bounded LRU cache."""
+
+    def __init__(self, settings: ConsentSettings) -> None:
+        self.max_user_agent_length = settings.max_user_agent_length
+        self.client_hints = settings.client_hints
+        self.family_keys = {
+            family: key for key, families in settings.family_map().items() for family in families
+        }
+        self.rules = {key: parse_rule(rule) for key, rule in settings.browsers.items()}
+        self._lookup = functools.lru_cache(maxsize=settings.browser_cache_size)(self._classify)
+
+    def classify(self, user_agent: bytes, client_hints: bytes | None = None) -> BrowserInfo:
+        """Classify raw header values: the User-Agent, and ``Sec-CH-UA-Full-Version-List``
+        (else ``Sec-CH-UA``) if the request sent one. Never raises.
+        """
+        if client_hints is not None:
+            client_hints = client_hints[:MAX_CLIENT_HINTS_LENGTH] if self.client_hints else None
+        return self._lookup(user_agent[: self.max_user_agent_length], client_hints)
+
+    def cache_info(self) -> functools._CacheInfo:
+        """Hits, misses, maximum and current size of the cache."""
+        return self._lookup.cache_info()
+
+    def cache_clear(self) -> None:
+        """Empty the cache."""
+        self._lookup.cache_clear()
+
+    def _classify(self, user_agent: bytes, client_hints: bytes | None) -> BrowserInfo:
+        text = user_agent.decode("latin-1")
+        try:
+            return self._judge(FastUserAgent(text), client_hints)
+        except Exception:
+            logger.debug("consent: could not classify User-Agent %r", text[:200], exc_info=True)
+            return _unknown(FastUserAgent.unparsed(text))
+
+    def _judge(self, agent: FastUserAgent, client_hints: bytes | None) -> BrowserInfo:
+        if not agent.ua_string.strip():
+            return _unknown(agent)
+        family: str = agent.browser.family
+        key = self.family_keys.get(family)
+        version = _leading_ints(agent.browser.version)
+        version_string: str = agent.browser.version_string
+        source: Literal["user-agent", "client-hints"] = "user-agent"
+        hint = (
+            _from_brands(parse_brand_list(client_hints.decode("latin-1"))) if client_hints else None
+        )
+        # "Chromium" alone does not override a more specific browser named by the UA.
+        if hint is not None and (hint[0] != "Chromium" or key in (None, "chrome")):
+            family, version_string = hint
+            key, source = BRAND_KEYS[family], "client-hints"
+            version = tuple(int(part) for part in version_string.split("."))
+        is_bot = bool(agent.is_bot)
+        rule = self.rules.get(key) if key else None
+        verdict: Verdict
+        if is_bot:
+            verdict = "bot"
+        elif rule is None:
+            verdict = "unknown"
+        elif rule.unsupported:
+            verdict = "unsupported"
+        elif not version:
+            verdict = "unknown"
+        else:
+            verdict = rule.judge(version)
+        return BrowserInfo(
+            key=key,
+            family=family,
+            version=version,
+            version_string=version_string,
+            verdict=verdict,
+            is_bot=is_bot,
+            is_mobile=bool(agent.is_mobile),
+            source=source,
+            user_agent=agent,
+        )
+
+
+def _unknown(agent: FastUserAgent) -> BrowserInfo:
+    return BrowserInfo(
+        key=None,
+        family=agent.browser.family,
+        version=(),
+        version_string="",
+        verdict="unknown",
+        is_bot=False,
+        is_mobile=False,
+        source="user-agent",
+        user_agent=agent,
+    )
+
+
+def _leading_ints(parts: tuple[object, ...]) -> Version:
+    """user-agents' version tuple (ints, and strings where a part is not a number) up to its
+    first non-integer part."""
+    version: list[int] = []
+    for part in parts:
+        if not isinstance(part, int):
+            break
+        version.append(part)
+    return tuple(version)
+
+
+# --- User-Agent Client Hints: an RFC 8941 list of strings, each with a "v" parameter ----------
+
+_STRING = r'"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"'
+_BARE_ITEM = (
+    rf"{_STRING}|[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*|-?\d{{1,15}}(?:\.\d{{1,3}})?"
+    r"|\?[01]|:[A-Za-z0-9+/=]*:"
+)
+_PARAMETER = re.compile(rf";\x20*([a-z*][a-z0-9_\-.*]*)(?:=(?:{_BARE_ITEM}))?")
+_MEMBER = re.compile(rf"{_STRING}((?:{_PARAMETER.pattern})*)")
+_SEPARATOR = re.compile(r"[\x20\t]*,[\x20\t]*")
+_HINT_VERSION = re.compile(r"\d{1,9}(?:\.\d{1,9}){0,3}")
+_UNESCAPE = re.compile(r'\\(["\\])')
+_MAX_BRANDS = 32
+
+
+def parse_brand_list(value: str) -> list[tuple[str, str]]:
+    """``'"Chromium";v="120", "Not?A_Brand";v="24"'`` → ``[("Chromium", "120"), ...]``.
+
+    Strict and bounded: anything but a list of strings that each have a string ``v`` parameter,
+    or a value over 1024 characters or 32 members, gives ``[]``. Never raises.
+    """
+    value = value.strip(" ")
+    if not value or len(value) > MAX_CLIENT_HINTS_LENGTH:
+        return []
+    brands: list[tuple[str, str]] = []
+    position = 0
+    while True:
+        member = _MEMBER.match(value, position)
+        if member is None or len(brands) == _MAX_BRANDS:
+            return []
+        version = None
+        for parameter in _PARAMETER.finditer(member.group(2)):
+            if parameter.group(1) == "v":  # the last "v" wins, as RFC 8941 says
+                version = parameter.group(2)
+        if version is None:
+            return []
+        brands.append((_UNESCAPE.sub(r"\1", member.group(1)), _UNESCAPE.sub(r"\1", version)))
+        position = member.end()
+        if position == len(value):
+            return brands
+        separator = _SEPARATOR.match(value, position)
+        if separator is None or separator.end() == len(value):
+            return []
+        position = separator.end()
+
+
+def _from_brands(brands: list[tuple[str, str]]) -> tuple[str, str] | None:
+    """The brand that names the browser, and its version: a specific one before "Chromium"."""
+    chromium = None
+    for brand, version in brands:
+        if brand in BRAND_KEYS and _HINT_VERSION.fullmatch(version):
+            if brand != "Chromium":
+                return brand, version
+            chromium = chromium or (brand, version)
+    return chromium

@@ -1,0 +1,352 @@
+"""The consent HTTP API under the mount prefix (``/_consent`` by default).
+
+``GET {prefix}``                   the visitor's state as JSON
+``POST {prefix}``                  a choice: form (303 to ``next``) or JSON (200 with the new state)
+``POST {prefix}/browser-notice``   dismisses the outdated-browser notice
+``GET {prefix}/settings``          the preferences page, for visitors without JavaScript
+``GET {prefix}/static/{name}``     the banner's JavaScript and CSS
+
+Cross-site POSTs are refused (``Sec-Fetch-Site``, else ``Origin``/``Referer`` against ``Host``);
+``next`` is honoured only when it is a path on this site.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from consent.cookies import ConsentState, Source
+from consent.visitor import Site, Visitor, secure_cookies
+
+audit = logging.getLogger("consent.audit")
+logger = logging.getLogger("consent")
+
+MAX_BODY = 8 * 1024
+MAX_NEXT = 2048
+ACTIONS = ("accept_all", "reject_all", "save")
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionEvent:
+    """One choice of one visitor: what proof of consent keeps."""
+
+    consent_id: str
+    granted: tuple[str, ...]
+    refused: tuple[str, ...]
+    revision: int
+    source: Source
+    decided_at: int
+    first_decided: int
+    previous: tuple[str, ...] | None
+
+
+class BadRequest(Exception):
+    """A request the API refuses; the message is the reason given to the client."""
+
+    def __init__(self, reason: str, status_code: int = 400, allow: tuple[str, ...] = ()) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status_code = status_code
+        self.allow = allow
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    action: str
+    categories: tuple[str, ...]
+    next_path: str | None
+    source: Source
+    wants_json: bool
+
+
+class ConsentEndpoints:
+    """An ASGI app for the paths under the prefix."""
+
+    def __init__(self, site: Site, on_decision: Callable[[DecisionEvent], Any] | None) -> None:
+        self.site = site
+        self.settings = site.settings
+        self.on_decision = on_decision
+        self.optional = tuple(n for n, c in self.settings.categories.items() if not c.required)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        visitor = self.site.visitor(scope)
+        route = scope["path"][len(self.settings.prefix) :]
+        method = request.method
+        try:
+            if route in ("", "/"):
+                response = await self.state_or_choice(request, visitor, method)
+            elif route == "/browser-notice":
+                _allow(method, "POST")
+                response = await self.dismiss_notice(request, visitor)
+            elif route == "/settings":
+                _allow(method, "GET", "HEAD")
+                response = self.settings_page(request, visitor)
+            elif route.startswith("/static/"):
+                _allow(method, "GET", "HEAD")
+                response = self.static(request, route.removeprefix("/static/"))
+            else:
+                response = PlainTextResponse("Not Found", status_code=404)
+        except BadRequest as error:
+            response = _error(error, _wants_json(request))
+        await response(scope, receive, send)
+
+    async def state_or_choice(self, request: Request, visitor: Visitor, method: str) -> Response:
+        if method in ("GET", "HEAD"):
+            return self.state_response(visitor.consent)
+        _allow(method, "GET", "HEAD", "POST")
+        _same_origin(request)
+        choice = await self.read_choice(request)
+        return self.decide(choice, visitor, request)
+
+    def state_response(self, state: ConsentState) -> Response:
+        return JSONResponse(
+            state.as_json(tuple(self.settings.categories)),
+            headers={"Cache-Control": "no-store", "Vary": "Cookie"},
+        )
+
+    async def read_choice(self, request: Request) -> Choice:
+        body = await _read_body(request)
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type == "application/json":
+            return self._json_choice(body)
+        if media_type == "application/x-www-form-urlencoded":
+            return self._form_choice(body)
+        raise BadRequest(
+            "Content-Type must be application/x-www-form-urlencoded or application/json"
+        )
+
+    def _json_choice(self, body: bytes) -> Choice:
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise BadRequest("the body is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise BadRequest("the JSON body must be an object")
+        categories = data.get("categories", [])
+        if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
+            raise BadRequest("'categories' must be a list of category names")
+        source = data.get("source", "api")
+        if source not in ("api", "banner"):
+            raise BadRequest("'source' must be 'api' or 'banner'")
+        action = data.get("action")
+        return Choice(self._action(action), self._categories(categories), None, source, True)
+
+    def _form_choice(self, body: bytes) -> Choice:
+        try:
+            fields = parse_qsl(
+                body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body), max_num_fields=64
+            )
+        except (ValueError, UnicodeDecodeError):
+            raise BadRequest("the form body is malformed") from None
+        actions = [value for key, value in fields if key == "action"]
+        if len(actions) != 1:
+            raise BadRequest("exactly one 'action' is required")
+        categories = [value for key, value in fields if key == "category"]
+        next_values = [value for key, value in fields if key == "next"]
+        next_path = next_values[0] if next_values else None
+        return Choice(self._action(actions[0]), self._categories(categories), next_path, "banner", False)
+
+    def _action(self, action: Any) -> str:
+        if action not in ACTIONS:
+            raise BadRequest(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
+        return str(action)
+
+    def _categories(self, names: list[str]) -> tuple[str, ...]:
+        for name in names:
+            if name not in self.settings.categories:
+                shown = name if len(name) <= 40 else name[:40] + "…"
+                raise BadRequest(f"unknown category {shown!r}")
+        return tuple(names)
+
+    def decide(self, choice: Choice, visitor: Visitor, request: Request) -> Response:
+        site = self.site
+        if choice.action == "accept_all":
+            granted = frozenset(self.optional)
+        elif choice.action == "reject_all":
+            granted = frozenset()
+        else:
+            granted = frozenset(choice.categories) & frozenset(self.optional)
+        previous = visitor.consent
+        record, value = site.codec.decide(granted, choice.source, previous._record)
+        state = site.codec.state_of(record, gpc=previous.gpc)
+        self.record(state, previous, record.last_decided)
+        if choice.wants_json:
+            response: Response = self.state_response(state)
+        else:
+            response = RedirectResponse(safe_next(choice.next_path), status_code=303)
+        secure = secure_cookies(request.scope, self.settings, visitor.host)
+        response.set_cookie(
+            self.settings.cookie_name,
+            value,
+            max_age=self.settings.consent_max_age_days * 86400,
+            path="/",
+            domain=self.settings.cookie_domain,
+            secure=secure,
+            httponly=True,
+            samesite=self.settings.cookie_samesite,
+        )
+        for expiry in site.policy.expirations(visitor.cookies, state.granted):
+            response.raw_headers.append((b"set-cookie", expiry.encode("latin-1")))
+        return response
+
+    def record(self, state: ConsentState, previous: ConsentState, moment: int) -> None:
+        """Keeps proof of the choice: an audit log line and the site's own callback."""
+        assert state.consent_id is not None and state.source is not None
+        event = DecisionEvent(
+            consent_id=state.consent_id,
+            granted=tuple(sorted(state.granted)),
+            refused=tuple(sorted(set(self.settings.categories) - state.granted)),
+            revision=state.revision,
+            source=state.source,
+            decided_at=moment,
+            first_decided=state.first_decided or moment,
+            previous=tuple(sorted(previous.granted)) if previous.decided else None,
+        )
+        audit.info("consent decision %s", json.dumps(asdict(event), sort_keys=True))
+        if self.on_decision is not None:
+            try:
+                self.on_decision(event)
+            except Exception:
+                logger.exception("consent: the on_decision callback failed")
+
+    async def dismiss_notice(self, request: Request, visitor: Visitor) -> Response:
+        _same_origin(request)
+        body = await _read_body(request)
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type == "application/json":
+            response: Response = JSONResponse({"dismissed": True}, headers={"Cache-Control": "no-store"})
+        else:
+            try:
+                fields = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=8))
+            except (ValueError, UnicodeDecodeError):
+                raise BadRequest("the form body is malformed") from None
+            response = RedirectResponse(safe_next(fields.get("next")), status_code=303)
+        days = self.settings.notice_dismiss_days
+        response.set_cookie(
+            self.settings.notice_cookie_name,
+            "1",
+            max_age=days * 86400 if days else None,
+            path="/",
+            domain=self.settings.cookie_domain,
+            secure=secure_cookies(request.scope, self.settings, visitor.host),
+            httponly=True,
+            samesite=self.settings.cookie_samesite,
+        )
+        return response
+
+    def settings_page(self, request: Request, visitor: Visitor) -> Response:
+        state = visitor.consent
+        language = visitor.language
+        html = self.site.renderer.settings_page(
+            language,
+            decided=state.decided,
+            gpc=state.gpc,
+            granted=state.granted,
+            next_path=safe_next(request.query_params.get("next")),
+        )
+        headers = {"Cache-Control": "no-store", "Content-Language": language}
+        return Response(html, media_type="text/html; charset=utf-8", headers=headers)
+
+    def static(self, request: Request, name: str) -> Response:
+        asset = self.site.renderer.assets.get(name)
+        if asset is None:
+            return PlainTextResponse("Not Found", status_code=404)
+        etag = f'"{asset.etag}"'
+        headers = MutableHeaders(
+            {
+                "Cache-Control": "public, max-age=31536000, immutable",
+                "ETag": etag,
+                "X-Content-Type-Options": "nosniff",
+            }
+        )
+        if etag in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers=dict(headers))
+        return Response(asset.body, media_type=asset.media_type, headers=dict(headers))
+
+
+def safe_next(value: str | None) -> str:
+    """``value`` when it is a path on this site, else ``/`` (no other origin, ever)."""
+    if not value or len(value) > MAX_NEXT or not value.startswith("/"):
+        return "/"
+    if value.startswith(("//", "/\\")) or "\\" in value:
+        return "/"
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return value
+
+
+def _same_origin(request: Request) -> None:
+    """Refuses a POST that a browser sent from another site."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        if fetch_site.strip().lower() in ("same-origin", "none"):
+            return
+        raise BadRequest(f"cross-site request refused (Sec-Fetch-Site: {fetch_site[:20]})", 403)
+    host = _normalise_host(request.headers.get("host", ""), request.url.scheme)
+    for header in ("origin", "referer"):
+        value = request.headers.get(header)
+        if value is None:
+            continue
+        parts = urlsplit(value.strip())
+        if value.strip() == "null" or not parts.netloc:
+            raise BadRequest(f"cross-site request refused ({header.title()}: {value[:60]})", 403)
+        if _normalise_host(parts.netloc, parts.scheme) != host:
+            raise BadRequest(f"cross-site request refused ({header.title()}: {value[:60]})", 403)
+        return
+
+
+def _normalise_host(netloc: str, scheme: str) -> str:
+    netloc = netloc.strip().lower().rsplit("@", 1)[-1]
+    default = _DEFAULT_PORTS.get(scheme)
+    if default and netloc.endswith(f":{default}"):
+        netloc = netloc[: -len(default) - 1]
+    return netloc
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+        raise BadRequest(f"the body is larger than {MAX_BODY} bytes")
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise BadRequest(f"the body is larger than {MAX_BODY} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _allow(method: str, *allowed: str) -> None:
+    if method not in allowed:
+        raise BadRequest(f"method {method} is not allowed here; use {', '.join(allowed)}", 405, allowed)
+
+
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("content-type", "") or (
+        "application/json" in request.headers.get("accept", "")
+    )
+
+
+def _error(error: BadRequest, as_json: bool) -> Response:
+    headers = {"Cache-Control": "no-store"}
+    if error.allow:
+        headers["Allow"] = ", ".join(error.allow)
+    if as_json:
+        return JSONResponse({"error": error.reason}, status_code=error.status_code, headers=headers)
+    return PlainTextResponse(error.reason, status_code=error.status_code, headers=headers)
+

@@ -1,0 +1,103 @@
+"""Texts in the visitor's language: the shipped catalogs, the site's overrides, and negotiation.
+
+``Accept-Language`` is negotiated by Werkzeug's ``LanguageAccept.best_match`` (quality values,
+``de-CH`` falling back to ``de``); results are cached by the raw header value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from functools import lru_cache
+from importlib import resources
+
+from babel.core import UnknownLocaleError
+from babel.lists import format_list
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
+
+from consent.settings import DEFAULT_CATEGORIES, ConsentSettings
+
+#: Longer Accept-Language values are cut: real ones are a few dozen bytes.
+MAX_ACCEPT_LANGUAGE = 256
+
+
+def shipped_catalogs() -> dict[str, dict[str, str]]:
+    """Every catalog in ``consent/ui/locales``, by language tag."""
+    catalogs = {}
+    folder = resources.files("consent").joinpath("ui", "locales")
+    for entry in folder.iterdir():
+        if entry.name.endswith(".json"):
+            catalogs[entry.name.removesuffix(".json")] = json.loads(entry.read_text("utf-8"))
+    return catalogs
+
+
+class Catalog:
+    """The texts of every language the site offers."""
+
+    def __init__(self, settings: ConsentSettings) -> None:
+        shipped = shipped_catalogs()
+        self.default = settings.default_language
+        offered = settings.languages or tuple(sorted(set(shipped) | set(settings.texts)))
+        if self.default not in offered:
+            offered = (self.default, *offered)
+        base = shipped.get("en", {}) | shipped.get(self.default, {})
+        self._texts: dict[str, dict[str, str]] = {}
+        for language in offered:
+            merged = base | shipped.get(language, {}) | settings.texts.get(language, {})
+            self._texts[language] = merged
+        self.languages = tuple(self._texts)
+        self._categories = settings.categories
+        self._overrides = settings.texts
+        self.negotiate = lru_cache(maxsize=512)(self._negotiate)
+
+    def _negotiate(self, accept_language: bytes) -> str:
+        """The best offered language for an ``Accept-Language`` value (the default if none)."""
+        if not accept_language:
+            return self.default
+        header = accept_language[:MAX_ACCEPT_LANGUAGE].decode("latin-1")
+        accepted = parse_accept_header(header, LanguageAccept)
+        return accepted.best_match(self.languages, default=self.default) or self.default
+
+    def texts(self, language: str) -> Mapping[str, str]:
+        return self._texts.get(language) or self._texts[self.default]
+
+    def category(self, language: str, name: str) -> tuple[str, str]:
+        """The label and description of a category in ``language``.
+
+        A category the site kept as shipped is translated by the catalogs; one the site wrote
+        itself keeps the site's words, unless ``texts.<language>`` gives them.
+        """
+        category = self._categories[name]
+        overrides = self._overrides.get(language, {})
+        texts = self.texts(language)
+        shipped = DEFAULT_CATEGORIES.get(name)
+        label = overrides.get(f"category.{name}.label") or _pick(
+            category.label, shipped and shipped.label, texts.get(f"category.{name}.label")
+        )
+        description = overrides.get(f"category.{name}.description") or _pick(
+            category.description,
+            shipped and shipped.description,
+            texts.get(f"category.{name}.description"),
+        )
+        return label, description
+
+
+def _pick(configured: str, shipped: str | None, translated: str | None) -> str:
+    if configured == shipped and translated:
+        return translated
+    return configured
+
+
+def localised_list(items: list[str], language: str) -> str:
+    """``items`` joined as the language joins a list ("A, B, C"; "A, B et C")."""
+    if not items:
+        return ""
+    try:
+        return format_list(items, style="unit", locale=language)
+    except (KeyError, ValueError, UnknownLocaleError):
+        try:
+            return format_list(items, locale=language)
+        except (KeyError, ValueError, UnknownLocaleError):
+            return ", ".join(items)
+

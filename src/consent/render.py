@@ -1,0 +1,175 @@
+"""Rendering the injected markup and the settings page from overridable Jinja2 templates.
+
+A snippet depends on few things (language, notice, consent view, granted categories, charset),
+so each combination is rendered once and kept as encoded bytes with two holes: the page's own
+path (``next``, for the no-JavaScript forms) and an optional CSP nonce attribute.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
+from markupsafe import escape
+
+from consent.i18n import Catalog, localised_list
+from consent.rules import format_version, parse_rule
+from consent.settings import FINAL_VERSIONS, ConsentSettings
+
+NEXT_HOLE = "__NEXT__"
+NONCE_HOLE = "__NONCE__"
+_HOLES = (NEXT_HOLE, NONCE_HOLE)
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    """A static file served under ``{prefix}/static/``."""
+
+    body: bytes
+    media_type: str
+    etag: str
+
+
+@dataclass(frozen=True, slots=True)
+class Snippet:
+    """Encoded markup with holes; ``fill`` puts a request's values in them."""
+
+    parts: tuple[bytes, ...]
+    holes: tuple[str, ...]
+
+    def fill(self, next_path: str, nonce: str | None) -> bytes:
+        values = {
+            NEXT_HOLE: str(escape(next_path)).encode("ascii", "xmlcharrefreplace"),
+            NONCE_HOLE: f' nonce="{escape(nonce)}"'.encode("ascii", "xmlcharrefreplace")
+            if nonce
+            else b"",
+        }
+        pieces = [self.parts[0]]
+        for hole, part in zip(self.holes, self.parts[1:], strict=True):
+            pieces.append(values[hole])
+            pieces.append(part)
+        return b"".join(pieces)
+
+
+def _split_holes(text: str, encoding: str) -> Snippet:
+    parts: list[bytes] = []
+    holes: list[str] = []
+    rest = text
+    while True:
+        found = [(rest.find(hole), hole) for hole in _HOLES if hole in rest]
+        if not found:
+            parts.append(rest.encode(encoding, "xmlcharrefreplace"))
+            return Snippet(tuple(parts), tuple(holes))
+        index, hole = min(found)
+        parts.append(rest[:index].encode(encoding, "xmlcharrefreplace"))
+        holes.append(hole)
+        rest = rest[index + len(hole) :]
+
+
+def load_assets() -> dict[str, Asset]:
+    folder = resources.files("consent").joinpath("ui", "static")
+    types = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+    assets = {}
+    for entry in folder.iterdir():
+        suffix = entry.name[entry.name.rfind(".") :]
+        if suffix in types:
+            body = entry.read_bytes()
+            etag = hashlib.sha256(body).hexdigest()[:16]
+            assets[entry.name] = Asset(body=body, media_type=types[suffix], etag=etag)
+    return assets
+
+
+class Renderer:
+    """Renders the snippet injected into pages and the stand-alone settings page."""
+
+    def __init__(self, settings: ConsentSettings, catalog: Catalog) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.assets = load_assets()
+        loaders: list[Any] = [PackageLoader("consent", "ui/templates")]
+        if settings.templates_dir is not None:
+            loaders.insert(0, FileSystemLoader(settings.templates_dir))
+        self.environment = Environment(
+            loader=ChoiceLoader(loaders),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+        self.environment.globals["static_url"] = self.static_url
+        self._rules = {key: parse_rule(rule) for key, rule in settings.browsers.items()}
+        self.snippet = lru_cache(maxsize=512)(self._snippet)
+
+    def static_url(self, name: str) -> str:
+        return f"{self.settings.prefix}/static/{name}?v={self.assets[name].etag}"
+
+    def requirements(self, language: str) -> str:
+        """The minimal requirements, e.g. "Google Chrome 24+, Opera 15–18, SeaMonkey 2.15–2.23"."""
+        items = []
+        for key, rule in self._rules.items():
+            if rule.unsupported or rule.minimum is None:
+                continue
+            name = self.settings.browser_name(key)
+            if rule.maximum is not None:
+                items.append(f"{name} {format_version(rule.minimum)}\u2013{format_version(rule.maximum)}")
+            elif FINAL_VERSIONS.get(key) == rule.minimum:
+                items.append(f"{name} {format_version(rule.minimum)}")
+            else:
+                items.append(f"{name} {format_version(rule.minimum)}+")
+        return localised_list(items, language)
+
+    def _context(self, language: str) -> dict[str, Any]:
+        texts = self.catalog.texts(language)
+        categories = []
+        for name, category in self.settings.categories.items():
+            label, description = self.catalog.category(language, name)
+            categories.append(
+                {"name": name, "label": label, "description": description, "required": category.required}
+            )
+        return {
+            "lang": language,
+            "t": texts,
+            "prefix": self.settings.prefix,
+            "privacy_policy_url": self.settings.privacy_policy_url,
+            "categories": categories,
+            "consent_enabled": self.settings.consent_enabled,
+        }
+
+    def _snippet(
+        self,
+        language: str,
+        notice: str | None,
+        browser_key: str | None,
+        show_banner: bool,
+        gpc: bool,
+        decided: bool,
+        granted: frozenset[str],
+        encoding: str,
+    ) -> Snippet:
+        """The markup for one combination of visitor state, encoded for the response."""
+        context = self._context(language)
+        context.update(
+            notice=notice,
+            requirements=self.requirements(language) if notice else "",
+            update_url=self.settings.browser_update_url(browser_key) if browser_key else None,
+            show_banner=show_banner,
+            gpc=gpc,
+            decided=decided,
+            granted=granted,
+        )
+        text = self.environment.get_template("snippet.html").render(context)
+        return _split_holes(text, encoding)
+
+    def settings_page(
+        self, language: str, *, decided: bool, gpc: bool, granted: frozenset[str], next_path: str
+    ) -> str:
+        """The stand-alone preferences page, for visitors without JavaScript."""
+        context = self._context(language)
+        context.update(decided=decided, gpc=gpc, granted=granted)
+        text = self.environment.get_template("preferences_page.html").render(context)
+        return _split_holes(text, "utf-8").fill(next_path, None).decode("utf-8")
+

@@ -1,0 +1,399 @@
+"""Settings: the site's policy, read from keyword arguments, ``CONSENT_*`` variables and a TOML file.
+
+Precedence, highest first: keyword arguments, environment variables, the TOML file
+(``ConsentSettings.from_toml(path)`` or the file named by ``CONSENT_SETTINGS_FILE``), defaults.
+Every validation error names the setting and the value that was refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from consent.rules import VERDICTS, Verdict, parse_rule
+
+logger = logging.getLogger("consent")
+
+_toml_file: ContextVar[Path | None] = ContextVar("consent_toml_file", default=None)
+
+CATEGORY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+COOKIE_PATTERN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z\[\]?]+$")
+
+#: ua-parser browser families covered by each rule key. Settings may add keys or families.
+DEFAULT_BROWSER_FAMILIES: dict[str, tuple[str, ...]] = {
+    "chrome": ("Chrome", "Chrome Mobile", "Chrome Mobile iOS", "Chromium", "HeadlessChrome"),
+    "chrome_webview": ("Chrome Mobile WebView",),
+    "firefox": ("Firefox", "Firefox Mobile", "Firefox iOS", "Firefox Beta", "Firefox Alpha"),
+    "ie": ("IE", "IE Mobile"),
+    "edge": ("Edge", "Edge Mobile"),
+    "opera": ("Opera", "Opera Mobile"),
+    "opera_mini": ("Opera Mini",),
+    "safari": ("Safari", "Mobile Safari"),
+    "safari_webview": ("Mobile Safari UI/WKWebView",),
+    "seamonkey": ("SeaMonkey",),
+    "samsung": ("Samsung Internet",),
+    "yandex": ("Yandex Browser",),
+    "uc": ("UC Browser",),
+}
+
+#: The names shown in the requirements list, and where a visitor can get a newer version.
+DEFAULT_BROWSER_NAMES: dict[str, str] = {
+    "chrome": "Google Chrome",
+    "chrome_webview": "Android WebView",
+    "firefox": "Mozilla Firefox",
+    "ie": "Internet Explorer",
+    "edge": "Microsoft Edge",
+    "opera": "Opera",
+    "opera_mini": "Opera Mini",
+    "safari": "Apple Safari",
+    "safari_webview": "iOS WebView",
+    "seamonkey": "SeaMonkey",
+    "samsung": "Samsung Internet",
+    "yandex": "Yandex Browser",
+    "uc": "UC Browser",
+}
+
+DEFAULT_UPDATE_URLS: dict[str, str] = {
+    "chrome": "https://www.google.com/chrome/",
+    "firefox": "https://www.mozilla.org/firefox/new/",
+    "ie": "https://www.microsoft.com/edge",
+    "edge": "https://www.microsoft.com/edge",
+    "opera": "https://www.opera.com/download",
+    "safari": "https://support.apple.com/downloads/safari",
+    "seamonkey": "https://www.seamonkey-project.org/releases/",
+    "samsung": "https://www.samsung.com/us/support/owners/app/samsung-internet",
+}
+
+#: The last release of a browser that will never see another one: a minimum equal to it reads
+#: "Internet Explorer 11", not "Internet Explorer 11+".
+FINAL_VERSIONS: dict[str, tuple[int, ...]] = {"ie": (11,)}
+
+#: The seed site's published minimal requirements.
+DEFAULT_BROWSER_RULES: dict[str, str] = {
+    "chrome": "24",
+    "firefox": "20",
+    "ie": "11",
+    "opera": "15-18",
+    "safari": "7",
+    "seamonkey": "2.15-2.23",
+}
+
+
+class Category(BaseModel):
+    """A category of cookies the visitor can allow or refuse."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label: str
+    description: str = ""
+    required: bool = False
+    cookies: tuple[str, ...] = ()
+
+    @field_validator("cookies")
+    @classmethod
+    def _cookie_names(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        for name in names:
+            if not COOKIE_PATTERN.match(name):
+                raise ValueError(f"cookie name or pattern {name!r} has characters a cookie name cannot")
+        return names
+
+
+DEFAULT_CATEGORIES: dict[str, Category] = {
+    "necessary": Category(
+        label="Necessary",
+        description=(
+            "Necessary cookies enable core functionality. The website cannot function properly "
+            "without these cookies, and they can only be disabled by changing your browser "
+            "preferences."
+        ),
+        required=True,
+        cookies=("session",),
+    ),
+    "analytics": Category(
+        label="Analytics",
+        description=(
+            "Analytics cookies help us improve your experience by providing insights into how "
+            "the site is being used."
+        ),
+        cookies=("_ga", "_ga_*"),
+    ),
+    "marketing": Category(
+        label="Marketing",
+        description="Marketing cookies let us and our partners show you more relevant advertising.",
+        cookies=("_fbp",),
+    ),
+}
+
+
+class ConfigurationError(ValueError):
+    """A setting was refused; the message names the setting and its value."""
+
+
+class ConsentSettings(BaseSettings):
+    """The whole policy of a site: secret keys, browser rules, cookie categories and options."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CONSENT_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        validate_default=True,
+    )
+
+    # Signing. Newest first: the first key signs, every key verifies.
+    secret_keys: tuple[str, ...] = ()
+    debug: bool = False
+
+    # Where the consent endpoints live.
+    prefix: str = "/_consent"
+    #: Paths (prefixes) on which nothing is injected; Set-Cookie is still enforced there.
+    skip_paths: tuple[str, ...] = ()
+
+    # Browser compatibility.
+    browsers: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_BROWSER_RULES))
+    browser_families: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    browser_names: dict[str, str] = Field(default_factory=dict)
+    browser_update_urls: dict[str, str] = Field(default_factory=dict)
+    notice_verdicts: frozenset[Verdict] = frozenset({"outdated", "unsupported"})
+    notice_enabled: bool = True
+    notice_dismiss_days: int = Field(default=7, ge=0, le=3650)
+    notice_cookie_name: str = "consent_browser_notice"
+    client_hints: bool = True
+    accept_client_hints: bool = False
+    max_user_agent_length: int = Field(default=1024, ge=64, le=16384)
+    browser_cache_size: int = Field(default=4096, ge=0, le=1_000_000)
+
+    # Cookie consent.
+    consent_enabled: bool = True
+    categories: dict[str, Category] = Field(default_factory=lambda: dict(DEFAULT_CATEGORIES))
+    revision: int = Field(default=1, ge=0, le=2**31)
+    consent_max_age_days: int = Field(default=182, ge=1, le=3650)
+    undeclared_cookies: Literal["allow", "block", "warn"] = "allow"
+    honour_gpc: bool = True
+    privacy_policy_url: str = "/privacy"
+    revoke_cookie_domains: tuple[str, ...] = ()
+    revoke_cookie_paths: tuple[str, ...] = ("/",)
+    consent_cache_size: int = Field(default=4096, ge=0, le=1_000_000)
+
+    # The consent cookie.
+    cookie_name: str = "consent"
+    cookie_domain: str | None = None
+    cookie_secure: Literal["auto", "always", "never"] = "auto"
+    cookie_samesite: Literal["lax", "strict"] = "lax"
+
+    # Texts and languages.
+    default_language: str = "en"
+    languages: tuple[str, ...] = ()
+    texts: dict[str, dict[str, str]] = Field(default_factory=dict)
+    templates_dir: Path | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_path = _toml_file.get() or _env_toml_path()
+        if toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+    @classmethod
+    def from_toml(cls, path: str | os.PathLike[str], **overrides: Any) -> Self:
+        """Load settings from a TOML file; environment variables and ``overrides`` win over it."""
+        toml_path = Path(path)
+        if not toml_path.is_file():
+            raise ConfigurationError(f"settings file {str(toml_path)!r} does not exist")
+        try:
+            with toml_path.open("rb") as handle:
+                tomllib.load(handle)
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigurationError(f"settings file {str(toml_path)!r}: {error}") from None
+        token = _toml_file.set(toml_path)
+        try:
+            return cls.load(**overrides)
+        finally:
+            _toml_file.reset(token)
+
+    @classmethod
+    def load(cls, **values: Any) -> Self:
+        """Build settings, turning pydantic's errors into one :class:`ConfigurationError`."""
+        try:
+            return cls(**values)
+        except ValidationError as error:
+            raise ConfigurationError(describe_errors(error)) from None
+
+    # --- validation -------------------------------------------------------------------------
+
+    @field_validator("secret_keys", mode="before")
+    @classmethod
+    def _one_key_is_a_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return (value,)
+        return value
+
+    @field_validator("secret_keys")
+    @classmethod
+    def _keys_not_empty(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
+        for index, key in enumerate(keys):
+            if not key.strip():
+                raise ValueError(f"secret_keys[{index}] is empty")
+        return keys
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix_is_a_path(cls, prefix: str) -> str:
+        if not re.fullmatch(r"/[A-Za-z0-9._~\-/]*[A-Za-z0-9._~\-]", prefix) or "//" in prefix:
+            raise ValueError(f"prefix {prefix!r} must be a path such as '/_consent'")
+        return prefix
+
+    @field_validator("cookie_name", "notice_cookie_name")
+    @classmethod
+    def _is_cookie_name(cls, name: str) -> str:
+        if not COOKIE_NAME.match(name):
+            raise ValueError(f"{name!r} is not a valid cookie name")
+        return name
+
+    @field_validator("categories")
+    @classmethod
+    def _categories(cls, categories: dict[str, Category]) -> dict[str, Category]:
+        if not categories:
+            raise ValueError("at least one category is needed")
+        for name in categories:
+            if not CATEGORY_NAME.match(name):
+                raise ValueError(
+                    f"category name {name!r} must be lowercase letters, digits or '_' "
+                    "(at most 32, starting with a letter)"
+                )
+        if not any(category.required for category in categories.values()):
+            raise ValueError("one category must be required (the necessary cookies)")
+        return categories
+
+    @field_validator("privacy_policy_url")
+    @classmethod
+    def _safe_url(cls, url: str) -> str:
+        if not re.match(r"^(https?://|/)", url):
+            raise ValueError(f"privacy_policy_url {url!r} must start with '/', 'http://' or 'https://'")
+        return url
+
+    @field_validator("notice_verdicts", mode="before")
+    @classmethod
+    def _verdict_names(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [item.strip() for item in value.split(",") if item.strip()]
+        for verdict in value:
+            if verdict not in VERDICTS:
+                raise ValueError(f"unknown verdict {verdict!r}; known: {', '.join(VERDICTS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Self:
+        families = self.family_map()
+        for key, rule in self.browsers.items():
+            if key not in families:
+                raise ValueError(
+                    f"browsers.{key} = {rule!r}: unknown browser key {key!r}; known keys: "
+                    f"{', '.join(sorted(families))} (add one with browser_families.{key})"
+                )
+            try:
+                parse_rule(rule)
+            except ValueError as error:
+                raise ValueError(f"browsers.{key} = {rule!r}: {error}") from None
+        seen: dict[str, str] = {}
+        for name, category in self.categories.items():
+            for pattern in category.cookies:
+                if pattern in seen and seen[pattern] != name:
+                    raise ValueError(
+                        f"categories.{name}.cookies: {pattern!r} is already in category "
+                        f"{seen[pattern]!r}"
+                    )
+                seen[pattern] = name
+        if self.cookie_name == self.notice_cookie_name:
+            raise ValueError("cookie_name and notice_cookie_name must differ")
+        if not self.secret_keys and not self.debug:
+            raise ValueError(
+                "secret_keys is empty: set CONSENT_SECRET_KEYS (a JSON list, newest first) or "
+                "secret_keys in the settings file; debug = true generates an ephemeral key"
+            )
+        return self
+
+    # --- derived views ----------------------------------------------------------------------
+
+    def family_map(self) -> dict[str, tuple[str, ...]]:
+        """Each rule key and the ua-parser families it covers, defaults extended by settings."""
+        merged = dict(DEFAULT_BROWSER_FAMILIES)
+        merged.update(self.browser_families)
+        return merged
+
+    def browser_name(self, key: str) -> str:
+        return self.browser_names.get(key) or DEFAULT_BROWSER_NAMES.get(key) or key.title()
+
+    def browser_update_url(self, key: str) -> str | None:
+        return self.browser_update_urls.get(key) or DEFAULT_UPDATE_URLS.get(key)
+
+    def signing_keys(self) -> tuple[str, ...]:
+        """The keys that sign and verify, newest first; an ephemeral one in debug mode."""
+        if self.secret_keys:
+            return self.secret_keys
+        return _ephemeral_key()
+
+
+_EPHEMERAL: list[str] = []
+
+
+def _ephemeral_key() -> tuple[str, ...]:
+    if not _EPHEMERAL:
+        _EPHEMERAL.append(secrets.token_urlsafe(32))
+        logger.warning(
+            "consent: no secret_keys set; debug mode signs with an ephemeral key, so every "
+            "visitor's consent is forgotten when the process restarts"
+        )
+    return (_EPHEMERAL[0],)
+
+
+def _env_toml_path() -> Path | None:
+    path = os.environ.get("CONSENT_SETTINGS_FILE")
+    if not path:
+        return None
+    toml_path = Path(path)
+    if not toml_path.is_file():
+        raise ConfigurationError(f"CONSENT_SETTINGS_FILE={path!r} does not exist")
+    return toml_path
+
+
+def describe_errors(error: ValidationError) -> str:
+    """One readable line per refused setting: where it is, what was given, and why."""
+    lines = []
+    for item in error.errors():
+        location = ".".join(str(part) for part in item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
+        given = item.get("input")
+        if location and not message.startswith(location):
+            shown = f" (got {given!r})" if _short(given) else ""
+            lines.append(f"{location}: {message}{shown}")
+        else:
+            lines.append(message)
+    return "invalid consent settings: " + "; ".join(lines)
+
+
+def _short(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool) and len(repr(value)) <= 80
