@@ -49,7 +49,8 @@ Only the categories you allowed reach your browser.</p>
 <p id="decided">Decided: {"yes" if consent.decided else "no"}</p>
 <ul id="categories">{rows}</ul>
 <h2>Your browser</h2>
-<p id="browser">{escape(browser.family)} {escape(browser.version_string)}: {escape(browser.verdict)}</p>
+<p id="browser">{escape(browser.family)} {escape(browser.version_string)}:
+{escape(browser.verdict)}</p>
 <p><a href="/_consent/settings?next=/" data-consent-open>Change your cookie settings</a></p>
 """
     response = HTMLResponse(page("Welcome", body))

@@ -1,9 +1,11 @@
 """Which browser sent a request, and what the site's rules say about it.
 
 Parsing uses the ``user-agents`` API on ua-parser 1.0's Rust-backed resolver (ua-parser-rs),
-about ten times faster than ``user_agents.parse``; results are cached per raw header value.
-Work per request is bounded: the User-Agent is cut to ``max_user_agent_length`` bytes and the
-client-hint header to 1024 bytes before anything else, and ua-parser-rs matches in linear time.
+15-40 times faster than ``user_agents.parse``; results are cached per raw header value.
+Time is bounded by truncation: the User-Agent is cut to ``max_user_agent_length`` bytes and the
+client-hint header to 1024 bytes before anything else, and ua-parser-rs is linear-time. A
+never-seen agent costs 20-30 µs, a crafted one of the default 1,024 bytes up to about 0.7 ms;
+past ~1,900 bytes ua-parser-rs slows to up to 4 µs a byte (about 60 ms at the 16 KB maximum).
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ class FastUserAgent(UserAgent):  # type: ignore[misc]
         self._fill(user_agent_string, _PARSER.parse(user_agent_string).with_defaults())
 
     @classmethod
-    def unparsed(cls, user_agent_string: str) -> FastUserAgent:
+    def _unparsed(cls, user_agent_string: str) -> FastUserAgent:
         """An agent that knows nothing (family "Other" everywhere), built without parsing."""
         agent = cls.__new__(cls)
         nothing = ua_parser.Result(None, None, None, user_agent_string)
@@ -128,7 +130,7 @@ class BrowserClassifier:
             return self._judge(FastUserAgent(text), client_hints)
         except Exception:
             logger.debug("consent: could not classify User-Agent %r", text[:200], exc_info=True)
-            return _unknown(FastUserAgent.unparsed(text))
+            return _unknown(FastUserAgent._unparsed(text))
 
     def _judge(self, agent: FastUserAgent, client_hints: bytes | None) -> BrowserInfo:
         if not agent.ua_string.strip():
@@ -199,24 +201,25 @@ def _leading_ints(parts: tuple[object, ...]) -> Version:
 
 # --- User-Agent Client Hints: an RFC 8941 list of strings, each with a "v" parameter ----------
 
-_STRING = r'"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"'
+_STRING = r'"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*"'
 _BARE_ITEM = (
     rf"{_STRING}|[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*|-?\d{{1,15}}(?:\.\d{{1,3}})?"
     r"|\?[01]|:[A-Za-z0-9+/=]*:"
 )
-_PARAMETER = re.compile(rf";\x20*([a-z*][a-z0-9_\-.*]*)(?:=(?:{_BARE_ITEM}))?")
-_MEMBER = re.compile(rf"{_STRING}((?:{_PARAMETER.pattern})*)")
+_PARAMETER = rf";\x20*([a-z*][a-z0-9_\-.*]*)(?:=({_BARE_ITEM}))?"
+_PARAMETERS = re.compile(_PARAMETER)
+_MEMBER = re.compile(rf"({_STRING})((?:{_PARAMETER})*)")
 _SEPARATOR = re.compile(r"[\x20\t]*,[\x20\t]*")
 _HINT_VERSION = re.compile(r"\d{1,9}(?:\.\d{1,9}){0,3}")
-_UNESCAPE = re.compile(r'\\(["\\])')
-_MAX_BRANDS = 32
+_ESCAPE = re.compile(r'\\(["\\])')
+_MAX_BRANDS = 16
 
 
 def parse_brand_list(value: str) -> list[tuple[str, str]]:
     """``'"Chromium";v="120", "Not?A_Brand";v="24"'`` → ``[("Chromium", "120"), ...]``.
 
     Strict and bounded: anything but a list of strings that each have a string ``v`` parameter,
-    or a value over 1024 characters or 32 members, gives ``[]``. Never raises.
+    or a value over 1024 characters or 16 members, gives ``[]``. Never raises.
     """
     value = value.strip(" ")
     if not value or len(value) > MAX_CLIENT_HINTS_LENGTH:
@@ -227,13 +230,13 @@ def parse_brand_list(value: str) -> list[tuple[str, str]]:
         member = _MEMBER.match(value, position)
         if member is None or len(brands) == _MAX_BRANDS:
             return []
-        version = None
-        for parameter in _PARAMETER.finditer(member.group(2)):
-            if parameter.group(1) == "v":  # the last "v" wins, as RFC 8941 says
-                version = parameter.group(2)
-        if version is None:
+        version = ""
+        for key, item in _PARAMETERS.findall(member.group(2)):
+            if key == "v":  # the last "v" wins, as RFC 8941 says
+                version = item
+        if not version.startswith('"'):
             return []
-        brands.append((_UNESCAPE.sub(r"\1", member.group(1)), _UNESCAPE.sub(r"\1", version)))
+        brands.append((_unquote(member.group(1)), _unquote(version)))
         position = member.end()
         if position == len(value):
             return brands
@@ -241,6 +244,11 @@ def parse_brand_list(value: str) -> list[tuple[str, str]]:
         if separator is None or separator.end() == len(value):
             return []
         position = separator.end()
+
+
+def _unquote(string: str) -> str:
+    string = string[1:-1]
+    return _ESCAPE.sub(r"\1", string) if "\\" in string else string
 
 
 def _from_brands(brands: list[tuple[str, str]]) -> tuple[str, str] | None:

@@ -87,7 +87,9 @@ class ConsentCodec:
         self._signer = TimestampSigner(keys, salt=SALT, digest_method=hashlib.sha256)
         self._revision = settings.revision
         self._max_age = settings.consent_max_age_days * 86400
-        self._optional = frozenset(name for name, c in settings.categories.items() if not c.required)
+        self._optional = frozenset(
+            name for name, c in settings.categories.items() if not c.required
+        )
         self.required = frozenset(name for name, c in settings.categories.items() if c.required)
         self.categories = tuple(settings.categories)
         self.undecided = ConsentState(decided=False, granted=self.required, revision=self._revision)

@@ -50,7 +50,7 @@ class DecisionEvent:
     previous: tuple[str, ...] | None
 
 
-class BadRequest(Exception):
+class BadRequestError(Exception):
     """A request the API refuses; the message is the reason given to the client."""
 
     def __init__(self, reason: str, status_code: int = 400, allow: tuple[str, ...] = ()) -> None:
@@ -97,7 +97,7 @@ class ConsentEndpoints:
                 response = self.static(request, route.removeprefix("/static/"))
             else:
                 response = PlainTextResponse("Not Found", status_code=404)
-        except BadRequest as error:
+        except BadRequestError as error:
             response = _error(error, _wants_json(request))
         await response(scope, receive, send)
 
@@ -122,7 +122,7 @@ class ConsentEndpoints:
             return self._json_choice(body)
         if media_type == "application/x-www-form-urlencoded":
             return self._form_choice(body)
-        raise BadRequest(
+        raise BadRequestError(
             "Content-Type must be application/x-www-form-urlencoded or application/json"
         )
 
@@ -130,43 +130,50 @@ class ConsentEndpoints:
         try:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError):
-            raise BadRequest("the body is not valid JSON") from None
+            raise BadRequestError("the body is not valid JSON") from None
         if not isinstance(data, dict):
-            raise BadRequest("the JSON body must be an object")
+            raise BadRequestError("the JSON body must be an object")
         categories = data.get("categories", [])
         if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
-            raise BadRequest("'categories' must be a list of category names")
+            raise BadRequestError("'categories' must be a list of category names")
         source = data.get("source", "api")
         if source not in ("api", "banner"):
-            raise BadRequest("'source' must be 'api' or 'banner'")
+            raise BadRequestError("'source' must be 'api' or 'banner'")
         action = data.get("action")
         return Choice(self._action(action), self._categories(categories), None, source, True)
 
     def _form_choice(self, body: bytes) -> Choice:
         try:
             fields = parse_qsl(
-                body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body), max_num_fields=64
+                body.decode("utf-8"),
+                keep_blank_values=True,
+                strict_parsing=bool(body),
+                max_num_fields=64,
             )
         except (ValueError, UnicodeDecodeError):
-            raise BadRequest("the form body is malformed") from None
+            raise BadRequestError("the form body is malformed") from None
         actions = [value for key, value in fields if key == "action"]
         if len(actions) != 1:
-            raise BadRequest("exactly one 'action' is required")
+            raise BadRequestError("exactly one 'action' is required")
         categories = [value for key, value in fields if key == "category"]
         next_values = [value for key, value in fields if key == "next"]
         next_path = next_values[0] if next_values else None
-        return Choice(self._action(actions[0]), self._categories(categories), next_path, "banner", False)
+        return Choice(
+            self._action(actions[0]), self._categories(categories), next_path, "banner", False
+        )
 
     def _action(self, action: Any) -> str:
         if action not in ACTIONS:
-            raise BadRequest(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
+            raise BadRequestError(
+                f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}"
+            )
         return str(action)
 
     def _categories(self, names: list[str]) -> tuple[str, ...]:
         for name in names:
             if name not in self.settings.categories:
                 shown = name if len(name) <= 40 else name[:40] + "…"
-                raise BadRequest(f"unknown category {shown!r}")
+                raise BadRequestError(f"unknown category {shown!r}")
         return tuple(names)
 
     def decide(self, choice: Choice, visitor: Visitor, request: Request) -> Response:
@@ -202,7 +209,8 @@ class ConsentEndpoints:
 
     def record(self, state: ConsentState, previous: ConsentState, moment: int) -> None:
         """Keeps proof of the choice: an audit log line and the site's own callback."""
-        assert state.consent_id is not None and state.source is not None
+        assert state.consent_id is not None
+        assert state.source is not None
         event = DecisionEvent(
             consent_id=state.consent_id,
             granted=tuple(sorted(state.granted)),
@@ -225,12 +233,16 @@ class ConsentEndpoints:
         body = await _read_body(request)
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type == "application/json":
-            response: Response = JSONResponse({"dismissed": True}, headers={"Cache-Control": "no-store"})
+            response: Response = JSONResponse(
+                {"dismissed": True}, headers={"Cache-Control": "no-store"}
+            )
         else:
             try:
-                fields = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=8))
+                fields = dict(
+                    parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=8)
+                )
             except (ValueError, UnicodeDecodeError):
-                raise BadRequest("the form body is malformed") from None
+                raise BadRequestError("the form body is malformed") from None
             response = RedirectResponse(safe_next(fields.get("next")), status_code=303)
         days = self.settings.notice_dismiss_days
         response.set_cookie(
@@ -295,7 +307,9 @@ def _same_origin(request: Request) -> None:
     if fetch_site is not None:
         if fetch_site.strip().lower() in ("same-origin", "none"):
             return
-        raise BadRequest(f"cross-site request refused (Sec-Fetch-Site: {fetch_site[:20]})", 403)
+        raise BadRequestError(
+            f"cross-site request refused (Sec-Fetch-Site: {fetch_site[:20]})", 403
+        )
     host = _normalise_host(request.headers.get("host", ""), request.url.scheme)
     for header in ("origin", "referer"):
         value = request.headers.get(header)
@@ -303,9 +317,13 @@ def _same_origin(request: Request) -> None:
             continue
         parts = urlsplit(value.strip())
         if value.strip() == "null" or not parts.netloc:
-            raise BadRequest(f"cross-site request refused ({header.title()}: {value[:60]})", 403)
+            raise BadRequestError(
+                f"cross-site request refused ({header.title()}: {value[:60]})", 403
+            )
         if _normalise_host(parts.netloc, parts.scheme) != host:
-            raise BadRequest(f"cross-site request refused ({header.title()}: {value[:60]})", 403)
+            raise BadRequestError(
+                f"cross-site request refused ({header.title()}: {value[:60]})", 403
+            )
         return
 
 
@@ -320,20 +338,22 @@ def _normalise_host(netloc: str, scheme: str) -> str:
 async def _read_body(request: Request) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
-        raise BadRequest(f"the body is larger than {MAX_BODY} bytes")
+        raise BadRequestError(f"the body is larger than {MAX_BODY} bytes")
     chunks = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_BODY:
-            raise BadRequest(f"the body is larger than {MAX_BODY} bytes")
+            raise BadRequestError(f"the body is larger than {MAX_BODY} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
 
 def _allow(method: str, *allowed: str) -> None:
     if method not in allowed:
-        raise BadRequest(f"method {method} is not allowed here; use {', '.join(allowed)}", 405, allowed)
+        raise BadRequestError(
+            f"method {method} is not allowed here; use {', '.join(allowed)}", 405, allowed
+        )
 
 
 def _wants_json(request: Request) -> bool:
@@ -342,11 +362,10 @@ def _wants_json(request: Request) -> bool:
     )
 
 
-def _error(error: BadRequest, as_json: bool) -> Response:
+def _error(error: BadRequestError, as_json: bool) -> Response:
     headers = {"Cache-Control": "no-store"}
     if error.allow:
         headers["Allow"] = ", ".join(error.allow)
     if as_json:
         return JSONResponse({"error": error.reason}, status_code=error.status_code, headers=headers)
     return PlainTextResponse(error.reason, status_code=error.status_code, headers=headers)
-

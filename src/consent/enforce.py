@@ -74,7 +74,11 @@ class CookiePolicy:
         """``headers`` without the refused cookies, or None when nothing had to go."""
         kept: list[Header] | None = None
         for index, (name, value) in enumerate(headers):
-            if len(name) == 10 and name.lower() == b"set-cookie" and not self._passes(value, granted):
+            if (
+                len(name) == 10
+                and name.lower() == b"set-cookie"
+                and not self._passes(value, granted)
+            ):
                 if kept is None:
                     kept = list(headers[:index])
                 continue
@@ -94,7 +98,9 @@ class CookiePolicy:
                 continue
             for path in self._paths:
                 for domain in self._domains:
-                    value = f"{name}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path={path}"
+                    value = (
+                        f"{name}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path={path}"
+                    )
                     values.append(value + (f"; Domain={domain}" if domain else ""))
         return values
 

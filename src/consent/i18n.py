@@ -73,11 +73,11 @@ class Catalog:
         texts = self.texts(language)
         shipped = DEFAULT_CATEGORIES.get(name)
         label = overrides.get(f"category.{name}.label") or _pick(
-            category.label, shipped and shipped.label, texts.get(f"category.{name}.label")
+            category.label, shipped.label if shipped else None, texts.get(f"category.{name}.label")
         )
         description = overrides.get(f"category.{name}.description") or _pick(
             category.description,
-            shipped and shipped.description,
+            shipped.description if shipped else None,
             texts.get(f"category.{name}.description"),
         )
         return label, description
@@ -100,4 +100,3 @@ def localised_list(items: list[str], language: str) -> str:
             return format_list(items, locale=language)
         except (KeyError, ValueError, UnknownLocaleError):
             return ", ".join(items)
-

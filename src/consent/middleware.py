@@ -50,7 +50,10 @@ class ConsentMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
-            if path.startswith(self.prefix) and path[len(self.prefix) : len(self.prefix) + 1] in ("", "/"):
+            if path.startswith(self.prefix) and path[len(self.prefix) : len(self.prefix) + 1] in (
+                "",
+                "/",
+            ):
                 await self.endpoints(scope, receive, send)
                 return
             visitor = self.site.visitor(scope)
@@ -73,7 +76,9 @@ def _publish(scope: Scope, visitor: Visitor) -> None:
 class HTMLResponder:
     """One request: strips refused cookies and injects the notice and banner into HTML."""
 
-    def __init__(self, middleware: ConsentMiddleware, scope: Scope, visitor: Visitor, send: Send) -> None:
+    def __init__(
+        self, middleware: ConsentMiddleware, scope: Scope, visitor: Visitor, send: Send
+    ) -> None:
         self.middleware = middleware
         self.visitor = visitor
         self.downstream = send
@@ -170,7 +175,9 @@ class HTMLResponder:
             charset,
         )
         nonce = self.scope.get("state", {}).get("csp_nonce")
-        return template.fill(page_path(self.request_scope), nonce if isinstance(nonce, str) else None)
+        return template.fill(
+            page_path(self.request_scope), nonce if isinstance(nonce, str) else None
+        )
 
 
 class WebSocketResponder:
@@ -183,7 +190,9 @@ class WebSocketResponder:
 
     async def send(self, message: Message) -> None:
         if message["type"] == "websocket.accept" and message.get("headers"):
-            kept = self.policy.filter_headers(list(message["headers"]), self.visitor.consent.granted)
+            kept = self.policy.filter_headers(
+                list(message["headers"]), self.visitor.consent.granted
+            )
             if kept is not None:
                 message = {**message, "headers": kept}
         await self.downstream(message)
@@ -222,7 +231,9 @@ def _merge_vary(headers: Sequence[Header], tokens: tuple[str, ...]) -> bytes:
     present: list[str] = []
     for name, value in headers:
         if name.lower() == b"vary":
-            present += [token.strip() for token in value.decode("latin-1").split(",") if token.strip()]
+            present += [
+                token.strip() for token in value.decode("latin-1").split(",") if token.strip()
+            ]
     if "*" in present:
         return b"*"
     seen = {token.lower() for token in present}

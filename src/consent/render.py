@@ -115,7 +115,9 @@ class Renderer:
                 continue
             name = self.settings.browser_name(key)
             if rule.maximum is not None:
-                items.append(f"{name} {format_version(rule.minimum)}\u2013{format_version(rule.maximum)}")
+                items.append(
+                    f"{name} {format_version(rule.minimum)}\u2013{format_version(rule.maximum)}"
+                )
             elif FINAL_VERSIONS.get(key) == rule.minimum:
                 items.append(f"{name} {format_version(rule.minimum)}")
             else:
@@ -128,7 +130,12 @@ class Renderer:
         for name, category in self.settings.categories.items():
             label, description = self.catalog.category(language, name)
             categories.append(
-                {"name": name, "label": label, "description": description, "required": category.required}
+                {
+                    "name": name,
+                    "label": label,
+                    "description": description,
+                    "required": category.required,
+                }
             )
         return {
             "lang": language,
@@ -172,4 +179,3 @@ class Renderer:
         context.update(decided=decided, gpc=gpc, granted=granted)
         text = self.environment.get_template("preferences_page.html").render(context)
         return _split_holes(text, "utf-8").fill(next_path, None).decode("utf-8")
-

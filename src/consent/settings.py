@@ -1,4 +1,4 @@
-"""Settings: the site's policy, read from keyword arguments, ``CONSENT_*`` variables and a TOML file.
+"""Settings: the site's policy, from keyword arguments, ``CONSENT_*`` variables and a TOML file.
 
 Precedence, highest first: keyword arguments, environment variables, the TOML file
 (``ConsentSettings.from_toml(path)`` or the file named by ``CONSENT_SETTINGS_FILE``), defaults.
@@ -109,7 +109,9 @@ class Category(BaseModel):
     def _cookie_names(cls, names: tuple[str, ...]) -> tuple[str, ...]:
         for name in names:
             if not COOKIE_PATTERN.match(name):
-                raise ValueError(f"cookie name or pattern {name!r} has characters a cookie name cannot")
+                raise ValueError(
+                    f"cookie name or pattern {name!r} has characters a cookie name cannot"
+                )
         return names
 
 
@@ -175,7 +177,7 @@ class ConsentSettings(BaseSettings):
     notice_cookie_name: str = "consent_browser_notice"
     client_hints: bool = True
     accept_client_hints: bool = False
-    max_user_agent_length: int = Field(default=1024, ge=64, le=16384)
+    max_user_agent_length: int = Field(default=1024, ge=64, le=2048)
     browser_cache_size: int = Field(default=4096, ge=0, le=1_000_000)
 
     # Cookie consent.
@@ -292,7 +294,9 @@ class ConsentSettings(BaseSettings):
     @classmethod
     def _safe_url(cls, url: str) -> str:
         if not re.match(r"^(https?://|/)", url):
-            raise ValueError(f"privacy_policy_url {url!r} must start with '/', 'http://' or 'https://'")
+            raise ValueError(
+                f"privacy_policy_url {url!r} must start with '/', 'http://' or 'https://'"
+            )
         return url
 
     @field_validator("notice_verdicts", mode="before")

@@ -38,7 +38,9 @@ class Visitor:
         brands = None
         for name, value in headers:
             if name == b"cookie":
-                self.cookie_header = value if not self.cookie_header else self.cookie_header + b"; " + value
+                self.cookie_header = (
+                    value if not self.cookie_header else self.cookie_header + b"; " + value
+                )
             elif name == b"user-agent":
                 self.user_agent = value
             elif name == b"accept-language":

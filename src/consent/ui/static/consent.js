@@ -30,6 +30,15 @@
     });
   }
 
+  /* The switches show the choice in force: closing the dialog without saving drops changes. */
+  function showGranted() {
+    if (!dialog) return;
+    var names = granted();
+    Array.prototype.forEach.call(dialog.querySelectorAll('input[name="category"]'), function (box) {
+      if (!box.disabled) box.checked = names.indexOf(box.value) !== -1;
+    });
+  }
+
   function applyState(state) {
     var names = Object.keys(state.categories).filter(function (name) {
       return state.categories[name];
@@ -54,12 +63,18 @@
     event.preventDefault();
     opener = trigger;
     dialog.showModal();
-    var first = dialog.querySelector("input:not([disabled]), button");
+    /* The first switch the visitor can change (not the hidden "next" field), else a button. */
+    var first = dialog.querySelector('input:not([type="hidden"]):not([disabled]), button');
     if (first) first.focus();
   }
 
   function closeDialog() {
     if (dialog && dialog.open) dialog.close();
+  }
+
+  function onDialogClose() {
+    showGranted();
+    restoreFocus();
   }
 
   function restoreFocus() {
@@ -133,7 +148,7 @@
   Array.prototype.forEach.call(document.querySelectorAll("[data-consent-close]"), function (button) {
     button.addEventListener("click", closeDialog);
   });
-  if (dialog) dialog.addEventListener("close", restoreFocus);
+  if (dialog) dialog.addEventListener("close", onDialogClose);
   if (notice) {
     var noticeForm = notice.querySelector("form[data-consent-notice]");
     if (noticeForm) noticeForm.addEventListener("submit", onNoticeSubmit);

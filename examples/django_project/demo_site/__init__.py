@@ -1,0 +1,1 @@
+"""The example Django project: the asgi-consent demo page, served through ConsentMiddleware."""

@@ -1,0 +1,172 @@
+"""Test helpers: settings, a small page app, in-process clients and a real uvicorn server."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from consent import ConsentMiddleware, ConsentSettings
+
+REPO = Path(__file__).resolve().parents[1]
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36"
+)
+OLD_FIREFOX = "Mozilla/5.0 (Windows NT 6.1; rv:10.0) Gecko/20100101 Firefox/10.0"
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+PAGE = (
+    "<!doctype html><html lang='en'><head><title>t</title></head>"
+    "<body><main>hi</main></body></html>"
+)
+
+
+def make_settings(**overrides: Any) -> ConsentSettings:
+    values: dict[str, Any] = {"secret_keys": ["test-key-newest", "test-key-older"]}
+    values.update(overrides)
+    return ConsentSettings.load(**values)
+
+
+async def page(request: Request) -> HTMLResponse:
+    response = HTMLResponse(PAGE)
+    response.set_cookie("session", "s1")
+    response.set_cookie("_ga", "GA1.1.1")
+    response.set_cookie("_ga_XYZ", "GS1.1")
+    response.set_cookie("_fbp", "fb.1")
+    response.set_cookie("mystery", "m")
+    return response
+
+
+async def state(request: Request) -> JSONResponse:
+    consent = request.state.consent
+    return JSONResponse(
+        {
+            "decided": consent.decided,
+            "granted": sorted(consent.granted),
+            "browser": request.state.browser.verdict,
+        }
+    )
+
+
+def page_app(settings: ConsentSettings | None = None, **kwargs: Any) -> ConsentMiddleware:
+    inner = Starlette(routes=[Route("/", page), Route("/state", state)])
+    return ConsentMiddleware(inner, settings=settings or make_settings(), **kwargs)
+
+
+def run(coroutine: Any) -> Any:
+    return asyncio.run(coroutine)
+
+
+def client(app: Any, **kwargs: Any) -> TestClient:
+    """An in-process client: Starlette's TestClient on http://localhost."""
+    return TestClient(app, base_url="http://localhost", **kwargs)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class LiveServer:
+    """A uvicorn server on localhost in a background thread."""
+
+    def __init__(self, app: Any) -> None:
+        self.port = free_port()
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def http_scope(
+    path: str = "/", method: str = "GET", headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """A minimal HTTP scope, as a server would send it (lowercase header names)."""
+    raw = [
+        (name.lower().encode(), value.encode("latin-1")) for name, value in (headers or {}).items()
+    ]
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"localhost"), *raw],
+        "server": ("localhost", 80),
+        "client": ("127.0.0.1", 50000),
+    }
+
+
+def raw_app(
+    headers: Any, chunks: list[bytes], status: int = 200, seen: list[dict[str, Any]] | None = None
+) -> Any:
+    """An ASGI app that answers with exactly these headers and body chunks."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if seen is not None:
+            seen.append(scope)
+        start: dict[str, Any] = {"type": "http.response.start", "status": status}
+        if headers is not None:
+            start["headers"] = headers
+        await send(start)
+        for index, chunk in enumerate(chunks):
+            await send(
+                {"type": "http.response.body", "body": chunk, "more_body": index < len(chunks) - 1}
+            )
+
+    return app
+
+
+async def _call(app: Any, scope: dict[str, Any]) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+
+    await app(scope, receive, send)
+    return messages
+
+
+def call(app: Any, scope: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    """Runs one request through ``app``; the start message and the whole body."""
+    messages = asyncio.run(_call(app, scope))
+    start = messages[0]
+    body = b"".join(m.get("body", b"") for m in messages[1:])
+    return start, body
+
+
+def header_values(start: dict[str, Any], name: bytes) -> list[bytes]:
+    return [value for key, value in start.get("headers", []) if key.lower() == name]

@@ -1,0 +1,406 @@
+"""The middleware end to end in-process: what it injects, strips, and leaves alone."""
+
+from __future__ import annotations
+
+import asyncio
+import tracemalloc
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, StreamingResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from consent import ConsentMiddleware
+from tests.support import (
+    CHROME,
+    GOOGLEBOT,
+    OLD_FIREFOX,
+    PAGE,
+    call,
+    client,
+    header_values,
+    http_scope,
+    make_settings,
+    page_app,
+    raw_app,
+)
+
+HTML = [(b"content-type", b"text/html; charset=utf-8")]
+
+
+def middleware(app: Any, **overrides: Any) -> ConsentMiddleware:
+    return ConsentMiddleware(app, settings=make_settings(**overrides))
+
+
+def consent_cookie(choice: str = "accept_all", **overrides: Any) -> str:
+    app = page_app(make_settings(**overrides))
+    with client(app, follow_redirects=False) as browser:
+        response = browser.post(
+            "/_consent", data={"action": choice}, headers={"origin": "http://localhost"}
+        )
+    value = response.cookies["consent"]
+    return f"consent={value}"
+
+
+# --- injection ---------------------------------------------------------------------------------
+
+
+def test_new_visitor_gets_the_banner_once_right_after_body() -> None:
+    start, body = call(
+        middleware(raw_app(HTML, [PAGE.encode()])), http_scope(headers={"user-agent": CHROME})
+    )
+    html = body.decode()
+    assert html.count('id="consent-banner"') == 1
+    assert html.index("<body>") < html.index('id="consent-banner"') < html.index("<main>")
+    assert 'id="browser-notice"' not in html
+    assert html.endswith("</main></body></html>")
+    assert start["status"] == 200
+
+
+def test_old_browser_gets_the_notice_with_requirements() -> None:
+    _, body = call(
+        middleware(raw_app(HTML, [PAGE.encode()])), http_scope(headers={"user-agent": OLD_FIREFOX})
+    )
+    html = body.decode()
+    assert html.count('id="browser-notice"') == 1
+    assert (
+        "Google Chrome 24+, Mozilla Firefox 20+, Internet Explorer 11, Opera 15\u201318, "
+        "Apple Safari 7+, SeaMonkey 2.15\u20132.23" in html
+    )
+    assert "You&#39;re using an old version of your browser, so some features" in html
+    assert 'href="https://www.mozilla.org/firefox/new/"' in html
+
+
+def test_notice_verdicts_are_configurable() -> None:
+    app = middleware(raw_app(HTML, [PAGE.encode()]), notice_verdicts=["unknown"])
+    _, body = call(app, http_scope(headers={"user-agent": OLD_FIREFOX}))
+    assert b'id="browser-notice"' not in body
+    _, body = call(app, http_scope(headers={"user-agent": "SomethingNew/1.0"}))
+    assert b'id="browser-notice"' in body
+
+
+def test_dismissed_notice_stays_away() -> None:
+    app = middleware(raw_app(HTML, [PAGE.encode()]))
+    scope = http_scope(headers={"user-agent": OLD_FIREFOX, "cookie": "consent_browser_notice=1"})
+    _, body = call(app, scope)
+    assert b'id="browser-notice"' not in body
+
+
+def test_decided_visitor_gets_no_banner_but_the_settings_control() -> None:
+    app = middleware(raw_app(HTML, [PAGE.encode()]))
+    _, body = call(app, http_scope(headers={"user-agent": CHROME, "cookie": consent_cookie()}))
+    assert b'id="consent-banner"' not in body
+    assert b'id="consent-settings-control"' in body
+    assert b'data-granted="analytics marketing necessary"' in body
+
+
+def test_bots_see_nothing_but_enforcement_still_applies() -> None:
+    app = middleware(raw_app([*HTML, (b"set-cookie", b"_ga=1")], [PAGE.encode()]))
+    start, body = call(app, http_scope(headers={"user-agent": GOOGLEBOT}))
+    assert body == PAGE.encode()
+    assert header_values(start, b"set-cookie") == []
+
+
+def test_content_length_is_recomputed() -> None:
+    page = PAGE.encode()
+    headers = [*HTML, (b"content-length", str(len(page)).encode())]
+    start, body = call(
+        middleware(raw_app(headers, [page])), http_scope(headers={"user-agent": CHROME})
+    )
+    assert header_values(start, b"content-length") == [str(len(body)).encode()]
+    assert len(body) > len(page)
+
+
+def test_streamed_response_with_a_split_marker() -> None:
+    page = PAGE.encode()
+    cut = page.index(b"<body") + 3
+    chunks = [page[:cut], page[cut : cut + 2], page[cut + 2 :]]
+    _, body = call(middleware(raw_app(HTML, chunks)), http_scope(headers={"user-agent": CHROME}))
+    _, whole = call(middleware(raw_app(HTML, [page])), http_scope(headers={"user-agent": CHROME}))
+    assert body == whole
+
+
+def test_strong_etag_becomes_weak() -> None:
+    headers = [*HTML, (b"etag", b'"abc"')]
+    start, _ = call(middleware(raw_app(headers, [PAGE.encode()])), http_scope())
+    assert header_values(start, b"etag") == [b'W/"abc"']
+
+
+def test_vary_is_merged_once() -> None:
+    headers = [*HTML, (b"Vary", b"Accept-Encoding, cookie")]
+    start, _ = call(middleware(raw_app(headers, [PAGE.encode()])), http_scope())
+    assert header_values(start, b"vary") == [
+        b"Accept-Encoding, cookie, User-Agent, Accept-Language, Sec-CH-UA, "
+        b"Sec-CH-UA-Full-Version-List, Sec-GPC"
+    ]
+    start, _ = call(middleware(raw_app([*HTML, (b"vary", b"*")], [PAGE.encode()])), http_scope())
+    assert header_values(start, b"vary") == [b"*"]
+
+
+def test_accept_ch_when_asked() -> None:
+    app = middleware(raw_app(HTML, [PAGE.encode()]), accept_client_hints=True)
+    start, _ = call(app, http_scope())
+    assert header_values(start, b"accept-ch") == [b"Sec-CH-UA-Full-Version-List"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "method"),
+    [
+        ([(b"content-type", b"application/json")], 200, "GET"),
+        ([(b"content-type", b"text/plain")], 200, "GET"),
+        ([*HTML, (b"content-encoding", b"gzip")], 200, "GET"),
+        (HTML, 200, "HEAD"),
+        (HTML, 204, "GET"),
+        (HTML, 304, "GET"),
+        ([(b"content-type", b"text/html; charset=utf-16")], 200, "GET"),
+        ([], 200, "GET"),
+        (None, 200, "GET"),
+        ((), 200, "GET"),
+    ],
+)
+def test_responses_left_alone(headers: Any, status: int, method: str) -> None:
+    page = PAGE.encode()
+    start, body = call(middleware(raw_app(headers, [page], status)), http_scope(method=method))
+    assert body == page
+    assert header_values(start, b"vary") == []
+
+
+def test_app_can_mark_a_response_to_skip() -> None:
+    headers = [*HTML, (b"X-Consent-Skip", b"1")]
+    start, body = call(middleware(raw_app(headers, [PAGE.encode()])), http_scope())
+    assert body == PAGE.encode()
+    assert header_values(start, b"x-consent-skip") == []
+
+
+def test_skip_paths() -> None:
+    app = middleware(
+        raw_app([*HTML, (b"set-cookie", b"_ga=1")], [PAGE.encode()]), skip_paths=["/admin"]
+    )
+    start, body = call(app, http_scope("/admin/page"))
+    assert body == PAGE.encode()
+    assert header_values(start, b"set-cookie") == []
+
+
+def test_uppercase_header_names_and_tuple_headers() -> None:
+    headers = (
+        (b"Content-Type", b"TEXT/HTML"),
+        (b"Set-Cookie", b"_fbp=1"),
+        (b"Set-Cookie", b"session=1"),
+    )
+    start, body = call(middleware(raw_app(headers, [PAGE.encode()])), http_scope())
+    assert b'id="consent-banner"' in body
+    assert header_values(start, b"set-cookie") == [b"session=1"]
+
+
+def test_latin1_page_gets_latin1_text() -> None:
+    page = "<html><body>caf\xe9</body></html>".encode("latin-1")
+    headers = [(b"content-type", b"text/html; charset=ISO-8859-1")]
+    _, body = call(
+        middleware(raw_app(headers, [page])), http_scope(headers={"accept-language": "de"})
+    )
+    assert "W\xe4hlen Sie aus".encode("latin-1") in body
+    assert "caf\xe9".encode("latin-1") in body
+    assert b"\xc3" not in body  # nothing UTF-8 encoded slipped in
+
+
+def test_language_is_negotiated() -> None:
+    app = middleware(raw_app(HTML, [PAGE.encode()]))
+    for header, lang in (
+        ("fr-CH, fr;q=0.9", "fr"),
+        ("de", "de"),
+        ("es", "es"),
+        ("it", "it"),
+        ("pt", "en"),
+    ):
+        _, body = call(app, http_scope(headers={"accept-language": header}))
+        assert f'id="consent-banner" class="consent-banner" lang="{lang}"'.encode() in body
+
+
+def test_texts_can_be_overridden_from_settings() -> None:
+    app = middleware(
+        raw_app(HTML, [PAGE.encode()]),
+        texts={"fr": {"banner.title": "Vos cookies <à vous>"}, "nl": {"banner.title": "Cookies"}},
+    )
+    _, body = call(app, http_scope(headers={"accept-language": "fr"}))
+    assert "Vos cookies &lt;à vous&gt;".encode() in body
+    _, body = call(app, http_scope(headers={"accept-language": "nl"}))
+    assert b'lang="nl"' in body and b">Cookies</h2>" in body
+
+
+def test_gpc_visitor_is_told_and_refused() -> None:
+    app = middleware(raw_app([*HTML, (b"set-cookie", b"_ga=1")], [PAGE.encode()]))
+    start, body = call(app, http_scope(headers={"sec-gpc": "1"}))
+    assert b"Global Privacy Control" in body
+    assert header_values(start, b"set-cookie") == []
+    start, body = call(app, http_scope(headers={"sec-gpc": "1", "cookie": consent_cookie()}))
+    assert b"Global Privacy Control" not in body
+    assert header_values(start, b"set-cookie") == [b"_ga=1"]
+
+
+def test_csp_nonce_is_put_on_our_tags() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        scope["state"]["csp_nonce"] = 'abc"123'
+        await raw_app(HTML, [PAGE.encode()])(scope, receive, send)
+
+    _, body = call(middleware(app), http_scope())
+    assert body.count(b' nonce="abc&#34;123"') == 2
+    _, body = call(middleware(raw_app(HTML, [PAGE.encode()])), http_scope())
+    assert b"nonce=" not in body
+    assert b"<script" in body and b"<script>" not in body
+
+
+def test_next_path_in_forms_is_the_current_page_escaped() -> None:
+    scope = http_scope("/shop")
+    scope["query_string"] = b'q="><script>'
+    _, body = call(middleware(raw_app(HTML, [PAGE.encode()])), scope)
+    assert b'value="/shop?q=&#34;&gt;&lt;script&gt;"' in body
+
+
+def test_pathsend_is_hidden_only_when_present() -> None:
+    seen: list[dict[str, Any]] = []
+    app = middleware(raw_app(HTML, [PAGE.encode()], seen=seen))
+    scope = http_scope()
+    scope["extensions"] = {"http.response.pathsend": {}, "http.response.trailers": {}}
+    call(app, scope)
+    assert seen[0]["extensions"] == {"http.response.trailers": {}}
+    assert "http.response.pathsend" in scope["extensions"]
+    plain = http_scope()
+    call(app, plain)
+    assert seen[1] is plain
+
+
+# --- enforcement and state ------------------------------------------------------------------
+
+
+def test_first_response_is_already_enforced() -> None:
+    with client(page_app()) as browser:
+        response = browser.get("/", headers={"user-agent": CHROME})
+        assert set(response.cookies.keys()) == {"session", "mystery"}
+
+
+def test_accepting_lets_every_category_through() -> None:
+    with client(page_app()) as browser:
+        browser.post(
+            "/_consent", data={"action": "accept_all"}, headers={"origin": "http://localhost"}
+        )
+        response = browser.get("/")
+        assert set(response.cookies.keys()) == {"session", "_ga", "_ga_XYZ", "_fbp", "mystery"}
+        assert browser.get("/state").json() == {
+            "decided": True,
+            "granted": ["analytics", "marketing", "necessary"],
+            "browser": "unknown",
+        }
+
+
+def test_saving_analytics_only() -> None:
+    with client(page_app()) as browser:
+        browser.post(
+            "/_consent",
+            json={"action": "save", "categories": ["analytics"]},
+            headers={"origin": "http://localhost"},
+        )
+        response = browser.get("/")
+        assert set(response.cookies.keys()) == {"session", "_ga", "_ga_XYZ", "mystery"}
+
+
+def test_forged_cookie_is_undecided_never_an_error() -> None:
+    with client(page_app()) as browser:
+        browser.cookies.set(
+            "consent", "1:analytics.marketing:abc:1:b.AAAA.BBBB", domain="localhost.local"
+        )
+        response = browser.get("/state", headers={"user-agent": CHROME})
+        assert response.status_code == 200
+        assert response.json()["decided"] is False
+
+
+def test_websocket_accept_cookies_are_filtered() -> None:
+    async def socket(websocket: WebSocket) -> None:
+        await websocket.accept(headers=[(b"set-cookie", b"_ga=1"), (b"set-cookie", b"session=1")])
+        await websocket.send_json({"decided": websocket.scope["state"]["consent"].decided})
+        await websocket.close()
+
+    app = ConsentMiddleware(
+        Starlette(routes=[WebSocketRoute("/ws", socket)]), settings=make_settings()
+    )
+    with client(app) as browser, browser.websocket_connect("/ws") as connection:
+        assert connection.receive_json() == {"decided": False}
+        assert connection.extra_headers == [(b"set-cookie", b"session=1")]
+
+
+def test_lifespan_passes_through() -> None:
+    events: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        events.append(scope["type"])
+        message = await receive()
+        events.append(message["type"])
+        await send({"type": "lifespan.startup.complete"})
+
+    async def run() -> None:
+        async def receive() -> dict[str, str]:
+            return {"type": "lifespan.startup"}
+
+        async def send(message: Any) -> None:
+            events.append(message["type"])
+
+        await middleware(app)({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
+
+    asyncio.run(run())
+    assert events == ["lifespan", "lifespan.startup", "lifespan.startup.complete"]
+
+
+def test_request_state_reaches_the_app() -> None:
+    async def home(request: Request) -> HTMLResponse:
+        browser = request.state.browser
+        return HTMLResponse(f"<p>{browser.key} {browser.version_string} {browser.verdict}</p>")
+
+    app = ConsentMiddleware(Starlette(routes=[Route("/", home)]), settings=make_settings())
+    with client(app) as browser:
+        assert "firefox 10.0 outdated" in browser.get("/", headers={"user-agent": OLD_FIREFOX}).text
+
+
+def test_streaming_50_mb_holds_little_memory() -> None:
+    chunk = b"x" * 65536
+
+    def body() -> Iterator[bytes]:
+        yield b"<!doctype html><html><head><title>big</title></head><bo"
+        yield b"dy>"
+        for _ in range(800):
+            yield chunk
+        yield b"</body></html>"
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await StreamingResponse(body(), media_type="text/html")(scope, receive, send)
+
+    wrapped = middleware(app)
+    received = 0
+    injected = 0
+
+    async def run() -> None:
+        nonlocal received, injected
+
+        async def receive() -> dict[str, Any]:
+            await asyncio.sleep(3600)
+            return {"type": "http.disconnect"}
+
+        async def send(message: Any) -> None:
+            nonlocal received, injected
+            if message["type"] == "http.response.body":
+                received += len(message["body"])
+                injected += message["body"].count(b'id="consent-banner"')
+
+        await wrapped(http_scope(), receive, send)
+
+    tracemalloc.start()
+    try:
+        asyncio.run(run())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert received > 800 * 65536
+    assert injected == 1
+    assert peak < 4 * 1024 * 1024, peak
