@@ -185,11 +185,9 @@ _ASCII = bytes(range(128))
 
 @functools.cache
 def _keeps_ascii(codec: str) -> bool:
+    text = _ASCII.decode("ascii")
     try:
-        return (
-            _ASCII.decode(codec) == _ASCII.decode("ascii")
-            and _ASCII.decode().encode(codec) == _ASCII
-        )
+        return _ASCII.decode(codec) == text and text.encode(codec) == _ASCII
     except (LookupError, UnicodeError):
         return False
 
