@@ -91,7 +91,7 @@ Only the categories you allowed reach your browser.</p>
     async def api_status() -> dict[str, Any]:
         return {"consent": sorted(current_consent().granted), "browser": current_browser().verdict}
 
-    app.asgi_app = ConsentMiddleware(app.asgi_app, settings=settings)  # type: ignore[method-assign]
+    app.asgi_app = ConsentMiddleware(app.asgi_app, settings=settings)
     return app
 
 
