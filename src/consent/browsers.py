@@ -4,8 +4,8 @@ Parsing uses the ``user-agents`` API on ua-parser 1.0's Rust-backed resolver (ua
 15-40 times faster than ``user_agents.parse``; results are cached per raw header value.
 Time is bounded by truncation: the User-Agent is cut to ``max_user_agent_length`` bytes and the
 client-hint header to 1024 bytes before anything else, and ua-parser-rs is linear-time. A
-never-seen agent costs 20-30 µs, a crafted one of the default 1,024 bytes up to about 0.7 ms;
-past ~1,900 bytes ua-parser-rs slows to up to 4 µs a byte (about 60 ms at the 16 KB maximum).
+never-seen agent costs 20-30 µs, a crafted one of the default 1,024 bytes up to about 0.7 ms.
+Past ~1,900 bytes ua-parser-rs slows sharply, so the setting is capped at 2,048 bytes (a few ms).
 """
 
 from __future__ import annotations

@@ -78,8 +78,21 @@ class ConsentState:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """A verified cookie's record and the two states it can give (without and with GPC)."""
+
+    record: ConsentRecord
+    state: ConsentState
+    gpc_state: ConsentState
+
+
 class ConsentCodec:
-    """Signs and verifies consent cookies; verified values are cached in a bounded LRU."""
+    """Signs and verifies consent cookies; verified values are cached in a bounded LRU.
+
+    The cache keeps the finished states, so a returning visitor costs one dict lookup and one
+    clock comparison (the lifetime is still checked on every request).
+    """
 
     def __init__(self, settings: ConsentSettings) -> None:
         # itsdangerous wants the newest key last; settings list it first.
@@ -98,12 +111,13 @@ class ConsentCodec:
         )
         self._verify = lru_cache(maxsize=settings.consent_cache_size)(self._verify_uncached)
 
-    def state(self, cookie_value: str | None, *, gpc: bool = False) -> ConsentState:
+    def state(self, cookie_value: str | bytes | None, *, gpc: bool = False) -> ConsentState:
         """The state a request carries; anything but a valid, current cookie means undecided."""
-        record = self.verify(cookie_value) if cookie_value else None
-        if record is None:
-            return self.undecided_gpc if gpc else self.undecided
-        return self.state_of(record, gpc=gpc)
+        if cookie_value:
+            verified = self._verify(cookie_value)
+            if verified is not None and time.time() - verified.record.last_decided <= self._max_age:
+                return verified.gpc_state if gpc else verified.state
+        return self.undecided_gpc if gpc else self.undecided
 
     def state_of(self, record: ConsentRecord, *, gpc: bool = False) -> ConsentState:
         return ConsentState(
@@ -117,15 +131,6 @@ class ConsentCodec:
             gpc=gpc,
             _record=record,
         )
-
-    def verify(self, cookie_value: str) -> ConsentRecord | None:
-        """The record of a valid, unexpired cookie of the current revision, else None."""
-        if len(cookie_value) > MAX_COOKIE_LENGTH:
-            return None
-        record = self._verify(cookie_value)
-        if record is None or time.time() - record.last_decided > self._max_age:
-            return None
-        return record
 
     def decide(
         self,
@@ -154,7 +159,15 @@ class ConsentCodec:
         )
         return record, self._signer.sign(payload).decode("ascii")
 
-    def _verify_uncached(self, cookie_value: str) -> ConsentRecord | None:
+    def _verify_uncached(self, cookie_value: str | bytes) -> _Verified | None:
+        record = self._record(cookie_value)
+        if record is None:
+            return None
+        return _Verified(record, self.state_of(record), self.state_of(record, gpc=True))
+
+    def _record(self, cookie_value: str | bytes) -> ConsentRecord | None:
+        if len(cookie_value) > MAX_COOKIE_LENGTH:
+            return None
         try:
             payload, signed_at = self._signer.unsign(
                 cookie_value, max_age=self._max_age, return_timestamp=True

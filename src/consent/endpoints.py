@@ -203,7 +203,7 @@ class ConsentEndpoints:
             httponly=True,
             samesite=self.settings.cookie_samesite,
         )
-        for expiry in site.policy.expirations(visitor.cookies, state.granted):
+        for expiry in site.policy.expirations(visitor.cookies(), state.granted):
             response.raw_headers.append((b"set-cookie", expiry.encode("latin-1")))
         return response
 

@@ -46,6 +46,7 @@ class CookiePolicy:
         self._domains: tuple[str | None, ...] = (None, *settings.revoke_cookie_domains)
         self._paths = settings.revoke_cookie_paths
         self.category_of = lru_cache(maxsize=1024)(self._category_of)
+        self._category_of_set_cookie = lru_cache(maxsize=1024)(self._category_of_name_bytes)
 
     def _category_of(self, name: str) -> str:
         """The category of a cookie name, or ``UNDECLARED``."""
@@ -87,8 +88,14 @@ class CookiePolicy:
         return kept
 
     def _passes(self, set_cookie: bytes, granted: frozenset[str]) -> bool:
-        name = set_cookie.split(b"=", 1)[0].strip().decode("latin-1")
-        return self.allows(name, granted) or is_deletion(set_cookie)
+        name = set_cookie.partition(b"=")[0]
+        category = self._category_of_set_cookie(name)
+        if category and category in granted:
+            return True
+        return self.allows(name.strip().decode("latin-1"), granted) or is_deletion(set_cookie)
+
+    def _category_of_name_bytes(self, name: bytes) -> str:
+        return self.category_of(name.strip().decode("latin-1"))
 
     def expirations(self, cookie_names: Iterable[str], granted: frozenset[str]) -> list[str]:
         """``Set-Cookie`` values that delete the named cookies a visitor no longer allows."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from consent.cookies import ConsentState
 from consent.endpoints import ConsentEndpoints, DecisionEvent
@@ -14,6 +15,8 @@ from consent.settings import ConsentSettings
 from consent.visitor import Site, Visitor, page_path
 
 Header = tuple[bytes, bytes]
+#: Any ASGI application; typed loosely so that every framework's own ASGI types are accepted.
+ASGIApp = Callable[[Any, Any, Any], Awaitable[Any]]
 
 _HIDDEN_EXTENSIONS = ("http.response.pathsend", "http.response.zerocopysend")
 
@@ -40,6 +43,7 @@ class ConsentMiddleware:
         self.site = Site(self.settings)
         self.endpoints = ConsentEndpoints(self.site, on_decision)
         self.prefix = self.settings.prefix
+        self.skip_paths = self.settings.skip_paths
         self.vary = _vary_tokens(self.settings, len(self.site.catalog.languages) > 1)
         self.accept_ch = (
             [(b"accept-ch", b"Sec-CH-UA-Full-Version-List")]
@@ -61,20 +65,18 @@ class ConsentMiddleware:
             await self.app(responder.scope, receive, responder.send)
         elif scope["type"] == "websocket":
             visitor = self.site.visitor(scope)
-            _publish(scope, visitor)
+            state = scope.setdefault("state", {})
+            state["consent"] = visitor.consent
+            state["browser"] = visitor.browser
             await self.app(scope, receive, WebSocketResponder(self, visitor, send).send)
         else:
             await self.app(scope, receive, send)
 
 
-def _publish(scope: Scope, visitor: Visitor) -> None:
-    state = scope.setdefault("state", {})
-    state["consent"] = visitor.consent
-    state["browser"] = visitor.browser
-
-
 class HTMLResponder:
     """One request: strips refused cookies and injects the notice and banner into HTML."""
+
+    __slots__ = ("downstream", "injector", "middleware", "request_scope", "scope", "visitor")
 
     def __init__(
         self, middleware: ConsentMiddleware, scope: Scope, visitor: Visitor, send: Send
@@ -83,9 +85,13 @@ class HTMLResponder:
         self.visitor = visitor
         self.downstream = send
         self.injector: HTMLInjector | None = None
-        self.scope = _without_send_extensions(scope)
         self.request_scope = scope
-        _publish(self.scope, visitor)
+        self.scope = _without_send_extensions(scope)
+        state = self.scope.get("state")
+        if state is None:
+            state = self.scope["state"] = {}
+        state["consent"] = visitor.consent
+        state["browser"] = visitor.browser
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -100,81 +106,90 @@ class HTMLResponder:
         await self.downstream(message)
 
     def start(self, message: Message) -> Message:
-        site = self.middleware.site
+        """The start message with refused cookies gone and, for HTML, the headers rewritten."""
         headers: Sequence[Header] = message.get("headers") or ()
-        granted = self.visitor.consent.granted
-        filtered = site.policy.filter_headers(headers, granted)
-        if filtered is not None:
-            headers = filtered
-        rewritten = self.rewrite(message["status"], headers)
-        if rewritten is not None:
-            headers = rewritten
-        elif filtered is None:
-            return message
-        return {**message, "headers": list(headers)}
-
-    def rewrite(self, status: int, headers: Sequence[Header]) -> list[Header] | None:
-        """New headers when this response gets the snippet (the injector is then ready)."""
-        scope = self.request_scope
-        if scope.get("method") == "HEAD" or status < 200 or status in (204, 304):
-            return None
-        content_type = encoding = length = skip = None
+        content_type = None
+        has_cookies = False
         for name, value in headers:
             lowered = name.lower()
             if lowered == b"content-type":
                 content_type = value
-            elif lowered == b"content-encoding":
-                encoding = value
-            elif lowered == b"content-length":
-                length = value
-            elif lowered == b"x-consent-skip":
-                skip = value
-        if content_type is None or encoding not in (None, b"identity") or skip is not None:
-            return _drop(headers, b"x-consent-skip") if skip is not None else None
-        charset = html_charset(content_type)
-        if charset is None or _skipped_path(scope, self.middleware.settings.skip_paths):
-            return None
-        snippet = self.snippet(charset)
+            elif lowered == b"set-cookie":
+                has_cookies = True
+        charset = _html_charset(content_type) if content_type is not None else None
+        rewritable = charset is not None and self.rewritable(message["status"])
+        if not has_cookies and not rewritable:
+            return message
+        if has_cookies:
+            filtered = self.middleware.site.policy.filter_headers(
+                headers, self.visitor.consent.granted
+            )
+            if filtered is not None:
+                headers = filtered
+        if charset is not None and rewritable:
+            headers = self.rewrite(headers, charset)
+        return {**message, "headers": list(headers)}
+
+    def rewritable(self, status: int) -> bool:
+        return (
+            status >= 200
+            and status not in (204, 304)
+            and not (
+                self.middleware.skip_paths
+                and self.request_scope["path"].startswith(self.middleware.skip_paths)
+            )
+        )
+
+    def rewrite(self, headers: Sequence[Header], charset: str) -> Sequence[Header]:
+        """Headers for a page that gets the snippet (the injector is then ready), else as is."""
         kept: list[Header] = []
+        length = None
         for name, value in headers:
             lowered = name.lower()
+            if lowered == b"content-encoding" and value.strip().lower() != b"identity":
+                return headers
+            if lowered == b"x-consent-skip":
+                return [(n, v) for n, v in headers if n.lower() != b"x-consent-skip"]
             if lowered == b"content-length":
-                continue
-            if lowered == b"etag" and snippet:
-                if not value.startswith(b"W/"):
-                    value = b"W/" + value
-            elif lowered == b"vary":
-                continue
-            kept.append((name, value))
+                length = value
+            elif lowered != b"vary":
+                kept.append((name, value))
+        snippet = self.snippet(charset)
+        if snippet:
+            kept = [
+                (name, b"W/" + value if name.lower() == b"etag" and value[:2] != b"W/" else value)
+                for name, value in kept
+            ]
         if length is not None and length.strip().isdigit():
-            kept.append((b"content-length", str(int(length) + len(snippet)).encode()))
+            kept.append((b"content-length", b"%d" % (int(length) + len(snippet))))
         kept.append((b"vary", _merge_vary(headers, self.middleware.vary)))
         kept.extend(self.middleware.accept_ch)
-        if snippet:
+        if snippet and self.request_scope.get("method") != "HEAD":
             self.injector = HTMLInjector(snippet)
         return kept
 
     def snippet(self, charset: str) -> bytes:
+        """The bytes to inject for this visitor (empty for bots and when nothing is due)."""
         visitor = self.visitor
         browser = visitor.browser
         if browser.is_bot:
             return b""
-        settings = self.middleware.settings
-        consent: ConsentState = visitor.consent
+        consent_enabled = self.middleware.settings.consent_enabled
         notice = visitor.notice()
-        if notice is None and not settings.consent_enabled:
+        if notice is None and not consent_enabled:
             return b""
+        consent: ConsentState = visitor.consent
         template = self.middleware.site.renderer.snippet(
             visitor.language,
             notice,
             browser.key if notice else None,
-            settings.consent_enabled and not consent.decided,
+            consent_enabled and not consent.decided,
             consent.gpc and not consent.decided,
             consent.decided,
             consent.granted,
             charset,
         )
-        nonce = self.scope.get("state", {}).get("csp_nonce")
+        nonce = self.scope["state"].get("csp_nonce")
         return template.fill(
             page_path(self.request_scope), nonce if isinstance(nonce, str) else None
         )
@@ -207,12 +222,7 @@ def _without_send_extensions(scope: Scope) -> Scope:
     return {**scope, "extensions": kept}
 
 
-def _skipped_path(scope: Scope, skip_paths: tuple[str, ...]) -> bool:
-    return bool(skip_paths) and str(scope.get("path", "")).startswith(skip_paths)
-
-
-def _drop(headers: Sequence[Header], unwanted: bytes) -> list[Header]:
-    return [(name, value) for name, value in headers if name.lower() != unwanted]
+_html_charset = lru_cache(maxsize=256)(html_charset)
 
 
 def _vary_tokens(settings: ConsentSettings, several_languages: bool) -> tuple[str, ...]:

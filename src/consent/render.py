@@ -22,7 +22,7 @@ from consent.settings import FINAL_VERSIONS, ConsentSettings
 
 NEXT_HOLE = "__NEXT__"
 NONCE_HOLE = "__NONCE__"
-_HOLES = (NEXT_HOLE, NONCE_HOLE)
+_NONCE_BYTES = NONCE_HOLE.encode("ascii")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,40 +34,26 @@ class Asset:
     etag: str
 
 
-@dataclass(frozen=True, slots=True)
 class Snippet:
-    """Encoded markup with holes; ``fill`` puts a request's values in them."""
+    """Encoded markup with holes; ``fill`` puts a request's values in them.
 
-    parts: tuple[bytes, ...]
-    holes: tuple[str, ...]
+    The page path fills every ``next`` hole with one ``bytes.join``. The nonce holes are filled
+    (or emptied) part by part before that, so nothing in the path can turn into an attribute.
+    """
+
+    __slots__ = ("_parts", "_plain")
+
+    def __init__(self, text: str, encoding: str) -> None:
+        pieces = text.split(NEXT_HOLE)
+        self._parts = tuple(piece.encode(encoding, "xmlcharrefreplace") for piece in pieces)
+        self._plain = tuple(part.replace(_NONCE_BYTES, b"") for part in self._parts)
 
     def fill(self, next_path: str, nonce: str | None) -> bytes:
-        values = {
-            NEXT_HOLE: str(escape(next_path)).encode("ascii", "xmlcharrefreplace"),
-            NONCE_HOLE: f' nonce="{escape(nonce)}"'.encode("ascii", "xmlcharrefreplace")
-            if nonce
-            else b"",
-        }
-        pieces = [self.parts[0]]
-        for hole, part in zip(self.holes, self.parts[1:], strict=True):
-            pieces.append(values[hole])
-            pieces.append(part)
-        return b"".join(pieces)
-
-
-def _split_holes(text: str, encoding: str) -> Snippet:
-    parts: list[bytes] = []
-    holes: list[str] = []
-    rest = text
-    while True:
-        found = [(rest.find(hole), hole) for hole in _HOLES if hole in rest]
-        if not found:
-            parts.append(rest.encode(encoding, "xmlcharrefreplace"))
-            return Snippet(tuple(parts), tuple(holes))
-        index, hole = min(found)
-        parts.append(rest[:index].encode(encoding, "xmlcharrefreplace"))
-        holes.append(hole)
-        rest = rest[index + len(hole) :]
+        value = str(escape(next_path)).encode("ascii", "xmlcharrefreplace")
+        if not nonce:
+            return value.join(self._plain)
+        attribute = f' nonce="{escape(nonce)}"'.encode("ascii", "xmlcharrefreplace")
+        return value.join([part.replace(_NONCE_BYTES, attribute) for part in self._parts])
 
 
 def load_assets() -> dict[str, Asset]:
@@ -169,7 +155,7 @@ class Renderer:
             granted=granted,
         )
         text = self.environment.get_template("snippet.html").render(context)
-        return _split_holes(text, encoding)
+        return Snippet(text, encoding)
 
     def settings_page(
         self, language: str, *, decided: bool, gpc: bool, granted: frozenset[str], next_path: str
@@ -178,4 +164,4 @@ class Renderer:
         context = self._context(language)
         context.update(decided=decided, gpc=gpc, granted=granted)
         text = self.environment.get_template("preferences_page.html").render(context)
-        return _split_holes(text, "utf-8").fill(next_path, None).decode("utf-8")
+        return Snippet(text, "utf-8").fill(next_path, None).decode("utf-8")

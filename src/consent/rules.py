@@ -57,7 +57,9 @@ def parse_rule(text: str) -> Rule:
     if match := _RANGE.match(cleaned):
         low, high = parse_version(match.group(1)), parse_version(match.group(2))
         if _pad(low, len(high)) > _pad(high, len(low)):
-            raise ValueError(f"range minimum {match.group(1)} is above its maximum {match.group(2)}")
+            raise ValueError(
+                f"range minimum {match.group(1)} is above its maximum {match.group(2)}"
+            )
         return Rule(minimum=low, maximum=high)
     raise ValueError("expected a minimum ('24' or '24+'), a range ('15-18') or 'unsupported'")
 

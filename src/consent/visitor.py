@@ -6,8 +6,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cached_property
 from urllib.parse import quote
 
 from starlette.requests import cookie_parser
@@ -24,69 +25,79 @@ _LOCALHOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 
 
 class Visitor:
-    """One request's visitor, read lazily from its headers."""
+    """One request's visitor: its headers read in one pass, its consent and browser judged.
 
-    def __init__(self, site: Site, headers: list[tuple[bytes, bytes]]) -> None:
+    Both judgements come from bounded caches keyed on the raw header bytes, so a returning
+    visitor costs a few dict lookups. The language is negotiated only when a page needs it.
+    """
+
+    __slots__ = (
+        "_language",
+        "_site",
+        "accept_language",
+        "browser",
+        "client_hints",
+        "consent",
+        "cookie_header",
+        "gpc",
+        "host",
+        "user_agent",
+    )
+
+    def __init__(self, site: Site, headers: Iterable[tuple[bytes, bytes]]) -> None:
         self._site = site
-        self.cookie_header = b""
-        self.user_agent = b""
-        self.client_hints: bytes | None = None
-        self.accept_language = b""
-        self.gpc = False
-        self.host = b""
-        full_version_list = None
-        brands = None
+        self._language: str | None = None
+        cookie_header = user_agent = accept_language = host = b""
+        full_version_list = brands = None
+        gpc = False
         for name, value in headers:
             if name == b"cookie":
-                self.cookie_header = (
-                    value if not self.cookie_header else self.cookie_header + b"; " + value
-                )
+                cookie_header = value if not cookie_header else cookie_header + b"; " + value
             elif name == b"user-agent":
-                self.user_agent = value
+                user_agent = value
             elif name == b"accept-language":
-                self.accept_language = value
+                accept_language = value
+            elif name == b"host":
+                host = value
+            elif name == b"sec-gpc":
+                gpc = value.strip() == b"1"
             elif name == b"sec-ch-ua-full-version-list":
                 full_version_list = value
             elif name == b"sec-ch-ua":
                 brands = value
-            elif name == b"sec-gpc":
-                self.gpc = value.strip() == b"1"
-            elif name == b"host":
-                self.host = value
+        self.cookie_header = cookie_header
+        self.user_agent = user_agent
+        self.accept_language = accept_language
+        self.host = host
+        self.gpc = gpc and site.settings.honour_gpc
         self.client_hints = full_version_list if full_version_list is not None else brands
+        consent_cookie = site.consent_cookie(cookie_header) if cookie_header else None
+        self.consent: ConsentState = site.codec.state(consent_cookie, gpc=self.gpc)
+        self.browser: BrowserInfo = site.classifier.classify(user_agent, self.client_hints)
 
-    @cached_property
     def cookies(self) -> dict[str, str]:
-        """The request's cookies, parsed by Starlette."""
+        """All the request's cookies, parsed by Starlette."""
         if not self.cookie_header:
             return {}
         return cookie_parser(self.cookie_header.decode("latin-1"))
 
-    @cached_property
-    def browser(self) -> BrowserInfo:
-        return self._site.classifier.classify(self.user_agent, self.client_hints)
-
-    @cached_property
-    def consent(self) -> ConsentState:
-        site = self._site
-        value = self.cookies.get(site.settings.cookie_name) if self.cookie_header else None
-        return site.codec.state(value, gpc=self.gpc and site.settings.honour_gpc)
-
-    @cached_property
+    @property
     def language(self) -> str:
-        return self._site.catalog.negotiate(self.accept_language)
+        if self._language is None:
+            self._language = self._site.catalog.negotiate(self.accept_language)
+        return self._language
 
     @property
     def notice_dismissed(self) -> bool:
-        return self.cookies.get(self._site.settings.notice_cookie_name) == "1"
+        return self._site.notice_cookie(self.cookie_header) == b"1"
 
     def notice(self) -> str | None:
         """The verdict the notice should speak of, or None when no notice is due."""
         settings = self._site.settings
-        if not settings.notice_enabled:
-            return None
         verdict = self.browser.verdict
-        if verdict not in settings.notice_verdicts or self.notice_dismissed:
+        if not settings.notice_enabled or verdict not in settings.notice_verdicts:
+            return None
+        if self.cookie_header and self.notice_dismissed:
             return None
         return verdict
 
@@ -118,6 +129,8 @@ class Site:
     settings: ConsentSettings
 
     def __post_init__(self) -> None:
+        self.consent_cookie = _cookie_reader(self.settings.cookie_name)
+        self.notice_cookie = _cookie_reader(self.settings.notice_cookie_name)
         self.classifier = BrowserClassifier(self.settings)
         self.codec = ConsentCodec(self.settings)
         self.policy = CookiePolicy(self.settings)
@@ -125,4 +138,20 @@ class Site:
         self.renderer = Renderer(self.settings, self.catalog)
 
     def visitor(self, scope: Scope) -> Visitor:
-        return Visitor(self, scope.get("headers") or [])
+        return Visitor(self, scope.get("headers") or ())
+
+
+def _cookie_reader(name: str) -> Callable[[bytes], bytes | None]:
+    """A function that finds one cookie's value in a raw ``Cookie`` header.
+
+    The hot path needs one cookie, not all of them: a compiled search over the raw bytes costs
+    a fraction of parsing the header into a dict. The first occurrence wins, as RFC 6265 orders
+    the most specific cookie first.
+    """
+    pattern = re.compile(rb"(?:^|;)[ \t]*" + re.escape(name.encode("latin-1")) + rb"=([^;]*)")
+
+    def read(header: bytes) -> bytes | None:
+        found = pattern.search(header)
+        return found[1].strip(b' \t"') if found else None
+
+    return read
