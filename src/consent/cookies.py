@@ -79,7 +79,7 @@ class ConsentState:
 
 
 @dataclass(frozen=True, slots=True)
-class _Verified:
+class Verified:
     """A verified cookie's record and the two states it can give (without and with GPC)."""
 
     record: ConsentRecord
@@ -113,10 +113,16 @@ class ConsentCodec:
 
     def state(self, cookie_value: str | bytes | None, *, gpc: bool = False) -> ConsentState:
         """The state a request carries; anything but a valid, current cookie means undecided."""
-        if cookie_value:
-            verified = self._verify(cookie_value)
-            if verified is not None and time.time() - verified.record.last_decided <= self._max_age:
-                return verified.gpc_state if gpc else verified.state
+        return self.current(self.verify(cookie_value) if cookie_value else None, gpc)
+
+    def verify(self, cookie_value: str | bytes) -> Verified | None:
+        """A signed, well-formed cookie of the current revision (cached), expired or not."""
+        return self._verify(cookie_value)
+
+    def current(self, verified: Verified | None, gpc: bool) -> ConsentState:
+        """The state of a verified cookie that has not expired, else the undecided state."""
+        if verified is not None and time.time() - verified.record.last_decided <= self._max_age:
+            return verified.gpc_state if gpc else verified.state
         return self.undecided_gpc if gpc else self.undecided
 
     def state_of(self, record: ConsentRecord, *, gpc: bool = False) -> ConsentState:
@@ -159,11 +165,11 @@ class ConsentCodec:
         )
         return record, self._signer.sign(payload).decode("ascii")
 
-    def _verify_uncached(self, cookie_value: str | bytes) -> _Verified | None:
+    def _verify_uncached(self, cookie_value: str | bytes) -> Verified | None:
         record = self._record(cookie_value)
         if record is None:
             return None
-        return _Verified(record, self.state_of(record), self.state_of(record, gpc=True))
+        return Verified(record, self.state_of(record), self.state_of(record, gpc=True))
 
     def _record(self, cookie_value: str | bytes) -> ConsentRecord | None:
         if len(cookie_value) > MAX_COOKIE_LENGTH:

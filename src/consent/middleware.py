@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from starlette.types import Message, Receive, Scope, Send
@@ -44,7 +44,8 @@ class ConsentMiddleware:
         self.endpoints = ConsentEndpoints(self.site, on_decision)
         self.prefix = self.settings.prefix
         self.skip_paths = self.settings.skip_paths
-        self.vary = _vary_tokens(self.settings, len(self.site.catalog.languages) > 1)
+        tokens = _vary_tokens(self.settings, len(self.site.catalog.languages) > 1)
+        self.merge_vary = lru_cache(maxsize=64)(partial(_merge_vary, tokens=tokens))
         self.accept_ch = (
             [(b"accept-ch", b"Sec-CH-UA-Full-Version-List")]
             if self.settings.accept_client_hints
@@ -143,26 +144,29 @@ class HTMLResponder:
     def rewrite(self, headers: Sequence[Header], charset: str) -> Sequence[Header]:
         """Headers for a page that gets the snippet (the injector is then ready), else as is."""
         kept: list[Header] = []
-        length = None
-        for name, value in headers:
-            lowered = name.lower()
-            if lowered == b"content-encoding" and value.strip().lower() != b"identity":
+        length = app_vary = None
+        etag_at = -1
+        for header in headers:
+            lowered = header[0].lower()
+            if lowered == b"content-length":
+                length = header[1]
+                continue
+            if lowered == b"vary":
+                app_vary = header[1] if app_vary is None else app_vary + b", " + header[1]
+                continue
+            if lowered == b"content-encoding" and header[1].strip().lower() != b"identity":
                 return headers
             if lowered == b"x-consent-skip":
                 return [(n, v) for n, v in headers if n.lower() != b"x-consent-skip"]
-            if lowered == b"content-length":
-                length = value
-            elif lowered != b"vary":
-                kept.append((name, value))
+            if lowered == b"etag":
+                etag_at = len(kept)
+            kept.append(header)
         snippet = self.snippet(charset)
-        if snippet:
-            kept = [
-                (name, b"W/" + value if name.lower() == b"etag" and value[:2] != b"W/" else value)
-                for name, value in kept
-            ]
+        if snippet and etag_at >= 0 and kept[etag_at][1][:2] != b"W/":
+            kept[etag_at] = (kept[etag_at][0], b"W/" + kept[etag_at][1])
         if length is not None and length.strip().isdigit():
             kept.append((b"content-length", b"%d" % (int(length) + len(snippet))))
-        kept.append((b"vary", _merge_vary(headers, self.middleware.vary)))
+        kept.append((b"vary", self.middleware.merge_vary(app_vary)))
         kept.extend(self.middleware.accept_ch)
         if snippet and self.request_scope.get("method") != "HEAD":
             self.injector = HTMLInjector(snippet)
@@ -236,14 +240,11 @@ def _vary_tokens(settings: ConsentSettings, several_languages: bool) -> tuple[st
     return tuple(tokens)
 
 
-def _merge_vary(headers: Sequence[Header], tokens: tuple[str, ...]) -> bytes:
+def _merge_vary(app_vary: bytes | None, tokens: tuple[str, ...]) -> bytes:
     """One Vary value: the app's tokens, then ours that are missing (case-insensitively)."""
     present: list[str] = []
-    for name, value in headers:
-        if name.lower() == b"vary":
-            present += [
-                token.strip() for token in value.decode("latin-1").split(",") if token.strip()
-            ]
+    if app_vary:
+        present = [t.strip() for t in app_vary.decode("latin-1").split(",") if t.strip()]
     if "*" in present:
         return b"*"
     seen = {token.lower() for token in present}

@@ -9,19 +9,35 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import cookie_parser
 from starlette.types import Scope
 
 from consent.browsers import BrowserClassifier, BrowserInfo
-from consent.cookies import ConsentCodec, ConsentState
+from consent.cookies import ConsentCodec, ConsentState, Verified
 from consent.enforce import CookiePolicy
 from consent.i18n import Catalog
 from consent.render import Renderer
 from consent.settings import ConsentSettings
 
 _LOCALHOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
+
+
+#: The request headers a visitor is judged by, and their place in ``Visitor.__init__``.
+_WANTED = {
+    b"cookie": 0,
+    b"user-agent": 1,
+    b"accept-language": 2,
+    b"host": 3,
+    b"sec-gpc": 4,
+    b"sec-ch-ua-full-version-list": 5,
+    b"sec-ch-ua": 6,
+}
+#: Cookie headers up to this length are cached whole; longer ones are searched each time.
+_CACHED_COOKIE_HEADER = 1024
 
 
 class Visitor:
@@ -47,32 +63,22 @@ class Visitor:
     def __init__(self, site: Site, headers: Iterable[tuple[bytes, bytes]]) -> None:
         self._site = site
         self._language: str | None = None
-        cookie_header = user_agent = accept_language = host = b""
-        full_version_list = brands = None
-        gpc = False
+        found: list[Any] = [b"", b"", b"", b"", None, None, None]
         for name, value in headers:
-            if name == b"cookie":
-                cookie_header = value if not cookie_header else cookie_header + b"; " + value
-            elif name == b"user-agent":
-                user_agent = value
-            elif name == b"accept-language":
-                accept_language = value
-            elif name == b"host":
-                host = value
-            elif name == b"sec-gpc":
-                gpc = value.strip() == b"1"
-            elif name == b"sec-ch-ua-full-version-list":
-                full_version_list = value
-            elif name == b"sec-ch-ua":
-                brands = value
+            slot = _WANTED.get(name)
+            if slot is not None:
+                if slot == 0 and found[0]:
+                    found[0] = found[0] + b"; " + value  # HTTP/2 may split Cookie headers
+                else:
+                    found[slot] = value
+        cookie_header, user_agent, accept_language, host, gpc, full_version_list, brands = found
         self.cookie_header = cookie_header
         self.user_agent = user_agent
         self.accept_language = accept_language
         self.host = host
-        self.gpc = gpc and site.settings.honour_gpc
+        self.gpc = site.honour_gpc and gpc is not None and gpc.strip() == b"1"
         self.client_hints = full_version_list if full_version_list is not None else brands
-        consent_cookie = site.consent_cookie(cookie_header) if cookie_header else None
-        self.consent: ConsentState = site.codec.state(consent_cookie, gpc=self.gpc)
+        self.consent: ConsentState = site.consent_state(cookie_header, self.gpc)
         self.browser: BrowserInfo = site.classifier.classify(user_agent, self.client_hints)
 
     def cookies(self) -> dict[str, str]:
@@ -129,6 +135,7 @@ class Site:
     settings: ConsentSettings
 
     def __post_init__(self) -> None:
+        self.honour_gpc = self.settings.honour_gpc
         self.consent_cookie = _cookie_reader(self.settings.cookie_name)
         self.notice_cookie = _cookie_reader(self.settings.notice_cookie_name)
         self.classifier = BrowserClassifier(self.settings)
@@ -136,6 +143,22 @@ class Site:
         self.policy = CookiePolicy(self.settings)
         self.catalog = Catalog(self.settings)
         self.renderer = Renderer(self.settings, self.catalog)
+
+        self._verified_header = lru_cache(maxsize=self.settings.consent_cache_size)(
+            self._verify_header
+        )
+
+    def consent_state(self, cookie_header: bytes, gpc: bool) -> ConsentState:
+        """The consent a ``Cookie`` header carries (a short header is cached whole)."""
+        if len(cookie_header) <= _CACHED_COOKIE_HEADER:
+            verified = self._verified_header(cookie_header)
+        else:
+            verified = self._verify_header(cookie_header)
+        return self.codec.current(verified, gpc)
+
+    def _verify_header(self, cookie_header: bytes) -> Verified | None:
+        value = self.consent_cookie(cookie_header) if cookie_header else None
+        return self.codec.verify(value) if value else None
 
     def visitor(self, scope: Scope) -> Visitor:
         return Visitor(self, scope.get("headers") or ())
