@@ -91,7 +91,8 @@ Only the categories you allowed reach your browser.</p>
     async def api_status() -> dict[str, Any]:
         return {"consent": sorted(current_consent().granted), "browser": current_browser().verdict}
 
-    app.asgi_app = ConsentMiddleware(app.asgi_app, settings=settings)
+    # Quart types asgi_app as a method; replacing it is how Quart documents ASGI middleware.
+    app.asgi_app = ConsentMiddleware(app.asgi_app, settings=settings)  # type: ignore[method-assign,assignment]
     return app
 
 

@@ -22,10 +22,10 @@ def live_server() -> Iterator[Callable[[Any], LiveServer]]:
     servers: list[LiveServer] = []
 
     def start(app: Any) -> LiveServer:
-        server = LiveServer(app).__enter__()
+        server = LiveServer(app).start()
         servers.append(server)
         return server
 
     yield start
     for server in servers:
-        server.__exit__()
+        server.stop()

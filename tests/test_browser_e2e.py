@@ -8,18 +8,14 @@ screenshots in ``docs/screenshots/``.
 from __future__ import annotations
 
 import os
-import socket
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import uvicorn
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect, sync_playwright
 from playwright.sync_api import Response as BrowserResponse
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -28,6 +24,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from consent import ConsentMiddleware, ConsentSettings
+from tests.support import LiveServer
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -37,7 +34,7 @@ from examples.starlette_app import create_app  # noqa: E402
 
 SCREENSHOTS = REPO / "docs" / "screenshots"
 POLICY = REPO / "examples" / "policy.toml"
-VIEWPORT = {"width": 1280, "height": 800}
+VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 OLD_FIREFOX = "Mozilla/5.0 (Windows NT 6.1; rv:10.0) Gecko/20100101 Firefox/10.0"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -57,37 +54,6 @@ FOCUSED_TEXT = "document.activeElement ? document.activeElement.textContent.trim
 STRICT_CSP = "default-src 'self'; script-src 'self'; style-src 'self'"
 
 
-class LiveServer:
-    """An ASGI app served by uvicorn on 127.0.0.1 and a free port, in a background thread."""
-
-    def __init__(self, app: Any) -> None:
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.socket.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
-        config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
-        )
-
-    def start(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if not self.thread.is_alive():
-                raise RuntimeError("uvicorn stopped before it started")
-            if time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start within 10 s")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.socket.close()
-
-
 def serve(app: Any) -> Iterator[LiveServer]:
     server = LiveServer(app).start()
     try:
@@ -96,7 +62,7 @@ def serve(app: Any) -> Iterator[LiveServer]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def site() -> Iterator[LiveServer]:
     """The example site (examples/starlette_app.py)."""
     yield from serve(create_app())
@@ -118,7 +84,7 @@ async def no_favicon(request: Request) -> Response:
     return Response(status_code=204)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def csp_site() -> Iterator[LiveServer]:
     """A page with a strict Content-Security-Policy, behind the middleware."""
     app = Starlette(
@@ -128,8 +94,10 @@ def csp_site() -> Iterator[LiveServer]:
     yield from serve(app)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Chromium for this module only: Playwright's sync API holds an event loop while it runs,
+    which would stop the rest of the suite from calling ``asyncio.run``."""
     executable = os.environ.get("CONSENT_CHROMIUM", "/usr/bin/chromium")
     if not Path(executable).is_file():
         reason = f"Chromium is not at {executable}; set CONSENT_CHROMIUM to its path"

@@ -48,7 +48,7 @@ def test_secure_cookie_outside_localhost_and_on_https() -> None:
     app = page_app()
     for base in ("http://shop.example", "https://localhost"):
         with client(app, follow_redirects=False) as browser:
-            browser.base_url = base  # type: ignore[assignment]
+            browser.base_url = base
             origin = base
             response = browser.post(
                 "/_consent", data={"action": "reject_all"}, headers={"origin": origin}

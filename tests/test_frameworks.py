@@ -15,15 +15,14 @@ import os
 import re
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
+
+from tests.support import LiveServer
 
 REPO = Path(__file__).resolve().parents[1]
 CHROME = (
@@ -224,38 +223,12 @@ def test_reject_all_keeps_only_necessary_cookies(framework: str) -> None:
     visit(framework, scenario)
 
 
-class LiveServer:
-    """``uvicorn module:attribute`` on a free localhost port, in a background thread."""
-
-    def __init__(self, target: str) -> None:
-        config = uvicorn.Config(target, host="127.0.0.1", port=0, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-        (port,) = {
-            socket.getsockname()[1] for server in self.server.servers for socket in server.sockets
-        }
-        return f"http://127.0.0.1:{port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        assert not self.thread.is_alive(), "uvicorn did not stop"
-
-
 @pytest.fixture(scope="module", params=FRAMEWORKS)
 def live_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """The base URL of the framework's example served by uvicorn (imported by its string)."""
     repository_on_path()
-    with LiveServer(APPS[request.param]) as url:
-        yield url
+    with LiveServer(APPS[request.param]) as server:
+        yield server.url
 
 
 def test_through_uvicorn(live_url: str) -> None:
