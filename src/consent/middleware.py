@@ -8,7 +8,6 @@ from typing import Any
 
 from starlette.types import Message, Receive, Scope, Send
 
-from consent.cookies import ConsentState
 from consent.endpoints import ConsentEndpoints, DecisionEvent
 from consent.html import HTMLInjector, html_charset
 from consent.settings import ConsentSettings
@@ -77,13 +76,22 @@ class ConsentMiddleware:
 class HTMLResponder:
     """One request: strips refused cookies and injects the notice and banner into HTML."""
 
-    __slots__ = ("downstream", "injector", "middleware", "request_scope", "scope", "visitor")
+    __slots__ = (
+        "consent",
+        "downstream",
+        "injector",
+        "middleware",
+        "request_scope",
+        "scope",
+        "visitor",
+    )
 
     def __init__(
         self, middleware: ConsentMiddleware, scope: Scope, visitor: Visitor, send: Send
     ) -> None:
         self.middleware = middleware
         self.visitor = visitor
+        self.consent = visitor.consent
         self.downstream = send
         self.injector: HTMLInjector | None = None
         self.request_scope = scope
@@ -91,7 +99,7 @@ class HTMLResponder:
         state = self.scope.get("state")
         if state is None:
             state = self.scope["state"] = {}
-        state["consent"] = visitor.consent
+        state["consent"] = self.consent
         state["browser"] = visitor.browser
 
     async def send(self, message: Message) -> None:
@@ -122,9 +130,7 @@ class HTMLResponder:
         if not has_cookies and not rewritable:
             return message
         if has_cookies:
-            filtered = self.middleware.site.policy.filter_headers(
-                headers, self.visitor.consent.granted
-            )
+            filtered = self.middleware.site.policy.filter_headers(headers, self.consent.granted)
             if filtered is not None:
                 headers = filtered
         if charset is not None and rewritable:
@@ -182,7 +188,7 @@ class HTMLResponder:
         notice = visitor.notice()
         if notice is None and not consent_enabled:
             return b""
-        consent: ConsentState = visitor.consent
+        consent = self.consent
         template = self.middleware.site.renderer.snippet(
             visitor.language,
             notice,

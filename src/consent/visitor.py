@@ -7,9 +7,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 from urllib.parse import quote
 
@@ -17,7 +17,7 @@ from starlette.requests import cookie_parser
 from starlette.types import Scope
 
 from consent.browsers import BrowserClassifier, BrowserInfo
-from consent.cookies import ConsentCodec, ConsentState, Verified
+from consent.cookies import ConsentCodec, ConsentState
 from consent.enforce import CookiePolicy
 from consent.i18n import Catalog
 from consent.render import Renderer
@@ -36,50 +36,57 @@ _WANTED = {
     b"sec-ch-ua-full-version-list": 5,
     b"sec-ch-ua": 6,
 }
-#: Cookie headers up to this length are cached whole; longer ones are searched each time.
-_CACHED_COOKIE_HEADER = 1024
+#: Visitors whose judged headers add up to more bytes than this are not cached (memory bound).
+_CACHED_HEADERS = 2048
 
 
 class Visitor:
-    """One request's visitor: its headers read in one pass, its consent and browser judged.
+    """What a request's headers say of its visitor: browser verdict, consent, language.
 
-    Both judgements come from bounded caches keyed on the raw header bytes, so a returning
-    visitor costs a few dict lookups. The language is negotiated only when a page needs it.
+    It depends on those headers alone, so ``Site`` keeps whole visitors in a bounded cache keyed
+    on the raw header values: a returning visitor costs one dict lookup. Only the consent's
+    lifetime is checked again on every request (``consent``).
     """
 
     __slots__ = (
         "_language",
         "_site",
+        "_verified",
         "accept_language",
         "browser",
         "client_hints",
-        "consent",
         "cookie_header",
         "gpc",
         "host",
         "user_agent",
     )
 
-    def __init__(self, site: Site, headers: Iterable[tuple[bytes, bytes]]) -> None:
+    def __init__(
+        self,
+        site: Site,
+        cookie_header: bytes,
+        user_agent: bytes,
+        accept_language: bytes,
+        host: bytes,
+        gpc: bytes | None,
+        client_hints: bytes | None,
+    ) -> None:
         self._site = site
         self._language: str | None = None
-        found: list[Any] = [b"", b"", b"", b"", None, None, None]
-        for name, value in headers:
-            slot = _WANTED.get(name)
-            if slot is not None:
-                if slot == 0 and found[0]:
-                    found[0] = found[0] + b"; " + value  # HTTP/2 may split Cookie headers
-                else:
-                    found[slot] = value
-        cookie_header, user_agent, accept_language, host, gpc, full_version_list, brands = found
         self.cookie_header = cookie_header
         self.user_agent = user_agent
         self.accept_language = accept_language
         self.host = host
         self.gpc = site.honour_gpc and gpc is not None and gpc.strip() == b"1"
-        self.client_hints = full_version_list if full_version_list is not None else brands
-        self.consent: ConsentState = site.consent_state(cookie_header, self.gpc)
-        self.browser: BrowserInfo = site.classifier.classify(user_agent, self.client_hints)
+        self.client_hints = client_hints
+        consent_cookie = site.consent_cookie(cookie_header) if cookie_header else None
+        self._verified = site.codec.verify(consent_cookie) if consent_cookie else None
+        self.browser: BrowserInfo = site.classifier.classify(user_agent, client_hints)
+
+    @property
+    def consent(self) -> ConsentState:
+        """The consent now: a cookie's decision until its lifetime runs out, then undecided."""
+        return self._site.codec.current(self._verified, self.gpc)
 
     def cookies(self) -> dict[str, str]:
         """All the request's cookies, parsed by Starlette."""
@@ -144,24 +151,28 @@ class Site:
         self.catalog = Catalog(self.settings)
         self.renderer = Renderer(self.settings, self.catalog)
 
-        self._verified_header = lru_cache(maxsize=self.settings.consent_cache_size)(
-            self._verify_header
+        self._cached_visitor = lru_cache(maxsize=self.settings.consent_cache_size)(
+            partial(Visitor, self)
         )
 
-    def consent_state(self, cookie_header: bytes, gpc: bool) -> ConsentState:
-        """The consent a ``Cookie`` header carries (a short header is cached whole)."""
-        if len(cookie_header) <= _CACHED_COOKIE_HEADER:
-            verified = self._verified_header(cookie_header)
-        else:
-            verified = self._verify_header(cookie_header)
-        return self.codec.current(verified, gpc)
-
-    def _verify_header(self, cookie_header: bytes) -> Verified | None:
-        value = self.consent_cookie(cookie_header) if cookie_header else None
-        return self.codec.verify(value) if value else None
-
     def visitor(self, scope: Scope) -> Visitor:
-        return Visitor(self, scope.get("headers") or ())
+        """The visitor a request's headers describe (cached whole when they are short)."""
+        found: list[Any] = [b"", b"", b"", b"", None, None, None]
+        for name, value in scope.get("headers") or ():
+            slot = _WANTED.get(name)
+            if slot is not None:
+                if slot == 0 and found[0]:
+                    found[0] = found[0] + b"; " + value  # HTTP/2 may split Cookie headers
+                else:
+                    found[slot] = value
+        cookie_header, user_agent, accept_language, host, gpc, full_version_list, brands = found
+        hints = full_version_list if full_version_list is not None else brands
+        size = len(cookie_header) + len(user_agent) + len(accept_language) + len(host)
+        if size <= _CACHED_HEADERS and (hints is None or len(hints) <= _CACHED_HEADERS):
+            return self._cached_visitor(
+                cookie_header, user_agent, accept_language, host, gpc, hints
+            )
+        return Visitor(self, cookie_header, user_agent, accept_language, host, gpc, hints)
 
 
 def _cookie_reader(name: str) -> Callable[[bytes], bytes | None]:
