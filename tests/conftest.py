@@ -11,7 +11,6 @@ from hypothesis import settings as hypothesis_settings
 from consent import ConsentSettings
 from tests.support import LiveServer, make_settings
 
-
 # A busy 2-core machine can stretch any one example past hypothesis' 200 ms deadline; the
 # properties are about correctness, and the benchmarks measure speed.
 hypothesis_settings.register_profile("consent", deadline=None)
