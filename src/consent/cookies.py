@@ -80,9 +80,10 @@ class ConsentState:
 
 @dataclass(frozen=True, slots=True)
 class Verified:
-    """A verified cookie's record and the two states it can give (without and with GPC)."""
+    """A verified cookie's record, when it expires, and the states it gives without and with GPC."""
 
     record: ConsentRecord
+    expires_at: float
     state: ConsentState
     gpc_state: ConsentState
 
@@ -121,7 +122,7 @@ class ConsentCodec:
 
     def current(self, verified: Verified | None, gpc: bool) -> ConsentState:
         """The state of a verified cookie that has not expired, else the undecided state."""
-        if verified is not None and time.time() - verified.record.last_decided <= self._max_age:
+        if verified is not None and time.time() <= verified.expires_at:
             return verified.gpc_state if gpc else verified.state
         return self.undecided_gpc if gpc else self.undecided
 
@@ -169,7 +170,8 @@ class ConsentCodec:
         record = self._record(cookie_value)
         if record is None:
             return None
-        return Verified(record, self.state_of(record), self.state_of(record, gpc=True))
+        expires_at = record.last_decided + self._max_age
+        return Verified(record, expires_at, self.state_of(record), self.state_of(record, gpc=True))
 
     def _record(self, cookie_value: str | bytes) -> ConsentRecord | None:
         if len(cookie_value) > MAX_COOKIE_LENGTH:

@@ -95,7 +95,7 @@ class HTMLResponder:
         self.downstream = send
         self.injector: HTMLInjector | None = None
         self.request_scope = scope
-        self.scope = _without_send_extensions(scope)
+        self.scope = _without_send_extensions(scope) if "extensions" in scope else scope
         state = self.scope.get("state")
         if state is None:
             state = self.scope["state"] = {}
