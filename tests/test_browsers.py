@@ -15,6 +15,7 @@ from consent.browsers import (
     BrowserClassifier,
     BrowserInfo,
     FastUserAgent,
+    _parse_structured_list,
     parse_brand_list,
     parse_user_agent,
 )
@@ -352,10 +353,14 @@ def test_any_bytes_are_classified(ua: bytes, hints: bytes | None) -> None:
 def test_a_failing_parser_gives_unknown(
     classifier: BrowserClassifier, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def explode(text: str) -> None:
-        raise RuntimeError("boom")
+    class Exploding:
+        def extract(self, text: str) -> None:
+            raise RuntimeError("boom")
 
-    monkeypatch.setattr(consent.browsers._PARSER, "parse", explode)
+    class BrokenResolver:
+        ua = os = de = Exploding()
+
+    monkeypatch.setattr(consent.browsers, "_RESOLVER", BrokenResolver())
     fresh = make_classifier()
     with caplog.at_level(logging.DEBUG, logger="consent.browsers"):
         info = fresh.classify(CHROME_120.encode())
@@ -396,3 +401,28 @@ def test_a_zero_cache_size_turns_caching_off() -> None:
     classifier = make_classifier(browser_cache_size=0)
     assert classifier.classify(CHROME_120.encode()) == classifier.classify(CHROME_120.encode())
     assert (classifier.cache_info().hits, classifier.cache_info().currsize) == (0, 0)
+
+
+_BRAND = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=20)
+_VERSION = st.lists(st.integers(0, 99999), min_size=1, max_size=4).map(
+    lambda parts: ".".join(map(str, parts))
+)
+
+
+@given(st.lists(st.tuples(_BRAND, _VERSION), min_size=1, max_size=20), st.sampled_from([", ", ","]))
+def test_fast_brand_list_path_agrees_with_the_full_grammar(
+    brands: list[tuple[str, str]], separator: str
+) -> None:
+    def quoted(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    value = separator.join(f"{quoted(brand)};v={quoted(version)}" for brand, version in brands)
+    fits = len(brands) <= 16 and len(value) <= 1024
+    assert parse_brand_list(value) == (brands if fits else [])
+    if len(value) <= 1024:
+        assert parse_brand_list(value) == _parse_structured_list(value)
+
+
+@given(st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=120))
+def test_fast_brand_list_path_never_accepts_what_the_grammar_refuses(value: str) -> None:
+    assert parse_brand_list(value) == _parse_structured_list(value.strip(" "))

@@ -14,12 +14,11 @@ import functools
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-import ua_parser
 from ua_parser.loaders import load_lazy_builtins
 from ua_parser.regex import Resolver
-from user_agents.parsers import UserAgent, parse_browser, parse_device, parse_operating_system
+from user_agents.parsers import Browser, Device, OperatingSystem, UserAgent
 
 from consent.rules import Verdict, Version, parse_rule
 from consent.settings import ConsentSettings
@@ -40,8 +39,10 @@ BRAND_KEYS: dict[str, str] = {
     "Chromium": "chrome",
 }
 
-# Not cached: BrowserClassifier caches whole verdicts, keyed on the raw header bytes.
-_PARSER = ua_parser.Parser(Resolver(load_lazy_builtins()))
+# Not cached: BrowserClassifier caches whole verdicts, keyed on the raw header bytes. Its three
+# extractors (public attributes of the regex resolver) are called directly: going through
+# ua_parser.Parser builds two layers of result objects that cost a third of a parse.
+_RESOLVER = Resolver(load_lazy_builtins())
 
 
 class FastUserAgent(UserAgent):  # type: ignore[misc]
@@ -52,24 +53,44 @@ class FastUserAgent(UserAgent):  # type: ignore[misc]
     """
 
     def __init__(self, user_agent_string: str) -> None:
-        self._fill(user_agent_string, _PARSER.parse(user_agent_string).with_defaults())
+        self._fill(
+            user_agent_string,
+            _RESOLVER.ua.extract(user_agent_string),
+            _RESOLVER.os.extract(user_agent_string),
+            _RESOLVER.de.extract(user_agent_string),
+        )
 
     @classmethod
     def _unparsed(cls, user_agent_string: str) -> FastUserAgent:
         """An agent that knows nothing (family "Other" everywhere), built without parsing."""
         agent = cls.__new__(cls)
-        nothing = ua_parser.Result(None, None, None, user_agent_string)
-        agent._fill(user_agent_string, nothing.with_defaults())
+        agent._fill(user_agent_string, None, None, None)
         return agent
 
-    def _fill(self, user_agent_string: str, result: ua_parser.DefaultedResult) -> None:
-        browser, os, device = result.user_agent, result.os, result.device
+    def _fill(self, user_agent_string: str, browser: Any, os: Any, device: Any) -> None:
+        # What user-agents' parse_browser/parse_operating_system/parse_device build from the
+        # matches (family, major, minor, patch / family, brand, model), without their per-field
+        # helper calls: on a never-seen agent those cost as much as the parse itself.
         self.ua_string = user_agent_string
-        self.os = parse_operating_system(os.family, os.major, os.minor, os.patch, os.patch_minor)
-        self.browser = parse_browser(
-            browser.family, browser.major, browser.minor, browser.patch, browser.patch_minor
-        )
-        self.device = parse_device(device.family, device.brand, device.model)
+        if browser is None:
+            self.browser = Browser("Other", (), "")
+        else:
+            version = _version(browser.major, browser.minor, browser.patch)
+            self.browser = Browser(browser.family, version, ".".join(map(str, version)))
+        if os is None:
+            self.os = OperatingSystem("Other", (), "")
+        else:
+            version = _version(os.major, os.minor, os.patch)
+            self.os = OperatingSystem(os.family, version, ".".join(map(str, version)))
+        if device is None:
+            self.device = Device("Other", None, None)
+        else:
+            self.device = Device(device.family, device.brand, device.model)
+
+
+def _version(*parts: str | None) -> tuple[int | str, ...]:
+    """user-agents' version tuple: the parts that are present, digits as ints."""
+    return tuple(int(part) if part.isdigit() else part for part in parts if part is not None)
 
 
 def parse_user_agent(text: str) -> FastUserAgent:
@@ -93,7 +114,19 @@ class BrowserInfo:
     is_bot: bool
     is_mobile: bool
     source: Literal["user-agent", "client-hints"]
-    user_agent: FastUserAgent = field(repr=False, compare=False)
+    ua_string: str = field(repr=False, compare=False)
+
+    @property
+    def user_agent(self) -> FastUserAgent:
+        """The whole ``user_agents`` object (OS, device, …), parsed again on each access.
+
+        Cached verdicts do not keep it: it is most of a cache entry's memory and of the garbage
+        collector's work when a stream of new User-Agents churns the cache.
+        """
+        try:
+            return FastUserAgent(self.ua_string)
+        except Exception:
+            return FastUserAgent._unparsed(self.ua_string)
 
 
 class BrowserClassifier:
@@ -140,9 +173,7 @@ class BrowserClassifier:
         version = _leading_ints(agent.browser.version)
         version_string: str = agent.browser.version_string
         source: Literal["user-agent", "client-hints"] = "user-agent"
-        hint = (
-            _from_brands(parse_brand_list(client_hints.decode("latin-1"))) if client_hints else None
-        )
+        hint = _hint(client_hints) if client_hints else None
         # "Chromium" alone does not override a more specific browser named by the UA.
         if hint is not None and (hint[0] != "Chromium" or key in (None, "chrome")):
             family, version_string = hint
@@ -170,7 +201,7 @@ class BrowserClassifier:
             is_bot=is_bot,
             is_mobile=bool(agent.is_mobile),
             source=source,
-            user_agent=agent,
+            ua_string=agent.ua_string,
         )
 
 
@@ -184,7 +215,7 @@ def _unknown(agent: FastUserAgent) -> BrowserInfo:
         is_bot=False,
         is_mobile=False,
         source="user-agent",
-        user_agent=agent,
+        ua_string=agent.ua_string,
     )
 
 
@@ -209,6 +240,12 @@ _BARE_ITEM = (
 _PARAMETER = rf";\x20*([a-z*][a-z0-9_\-.*]*)(?:=({_BARE_ITEM}))?"
 _PARAMETERS = re.compile(_PARAMETER)
 _MEMBER = re.compile(rf"({_STRING})((?:{_PARAMETER})*)")
+# The common shape: brands without escapes, versions of digits and dots, no other parameters.
+_SIMPLE_MEMBER = re.compile(r'"([\x20\x21\x23-\x5b\x5d-\x7e]*)";v="([0-9.]{1,32})"')
+_SIMPLE_LIST = re.compile(
+    r'"[\x20\x21\x23-\x5b\x5d-\x7e]*";v="[0-9.]{1,32}"'
+    r'(?:[\x20\t]*,[\x20\t]*"[\x20\x21\x23-\x5b\x5d-\x7e]*";v="[0-9.]{1,32}")*'
+)
 _SEPARATOR = re.compile(r"[\x20\t]*,[\x20\t]*")
 _HINT_VERSION = re.compile(r"\d{1,9}(?:\.\d{1,9}){0,3}")
 _ESCAPE = re.compile(r'\\(["\\])')
@@ -219,11 +256,26 @@ def parse_brand_list(value: str) -> list[tuple[str, str]]:
     """``'"Chromium";v="120", "Not?A_Brand";v="24"'`` → ``[("Chromium", "120"), ...]``.
 
     Strict and bounded: anything but a list of strings that each have a string ``v`` parameter,
-    or a value over 1024 characters or 16 members, gives ``[]``. Never raises.
+    or a value over 1024 characters or 16 members, gives ``[]``. Never raises. What browsers
+    send (``"brand";v="version"`` members and nothing else) is read by one compiled match.
     """
     value = value.strip(" ")
     if not value or len(value) > MAX_CLIENT_HINTS_LENGTH:
         return []
+    if _SIMPLE_LIST.fullmatch(value):
+        brands = _SIMPLE_MEMBER.findall(value)
+        return brands if len(brands) <= _MAX_BRANDS else []
+    return _parse_structured_list(value)
+
+
+@functools.lru_cache(maxsize=256)
+def _hint(client_hints: bytes) -> tuple[str, str] | None:
+    """The brand and version a client-hint value names (few distinct values: cached)."""
+    return _from_brands(parse_brand_list(client_hints.decode("latin-1")))
+
+
+def _parse_structured_list(value: str) -> list[tuple[str, str]]:
+    """The whole RFC 8941 list grammar, member by member."""
     brands: list[tuple[str, str]] = []
     position = 0
     while True:
