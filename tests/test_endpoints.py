@@ -267,6 +267,30 @@ def test_settings_page_works_without_javascript() -> None:
     assert "<script" not in html
 
 
+def test_dialog_fragment_for_a_decided_visitor() -> None:
+    with client(page_app()) as browser:
+        browser.post(
+            "/_consent",
+            json={"action": "save", "categories": ["marketing"]},
+            headers=SAME_ORIGIN,
+        )
+        response = browser.get(
+            "/_consent/settings?fragment=dialog&next=/shop", headers={"accept-language": "de"}
+        )
+    assert response.status_code == 200
+    assert "Cookie" in response.headers["vary"]
+    html = response.text
+    assert html.startswith('<dialog id="consent-preferences"')
+    assert 'lang="de"' in html
+    assert 'value="marketing" id="consent-dialog-marketing"' in html
+    marketing = html.index('value="marketing"')
+    analytics = html.index('value="analytics"')
+    assert "checked" in html[marketing : html.index(">", marketing)]
+    assert "checked" not in html[analytics : html.index(">", analytics)]
+    assert 'name="next" value="/shop"' in html
+    assert "<html" not in html
+
+
 def test_settings_page_ignores_a_foreign_next() -> None:
     with client(page_app()) as browser:
         html = browser.get("/_consent/settings?next=//evil.example").text

@@ -98,6 +98,15 @@ def test_decided_visitor_gets_no_banner_but_the_settings_control() -> None:
     assert b'data-granted="analytics marketing necessary"' in body
 
 
+def test_decided_visitor_page_stays_light() -> None:
+    app = middleware(raw_app(HTML, [PAGE.encode()]))
+    _, undecided = call(app, http_scope(headers={"user-agent": CHROME}))
+    _, decided = call(app, http_scope(headers={"user-agent": CHROME, "cookie": consent_cookie()}))
+    assert b'<dialog id="consent-preferences"' in undecided
+    assert b"<dialog" not in decided  # consent.js fetches it when the visitor asks
+    assert len(decided) - len(PAGE) < 1000
+
+
 def test_bots_see_nothing_but_enforcement_still_applies() -> None:
     app = middleware(raw_app([*HTML, (b"set-cookie", b"_ga=1")], [PAGE.encode()]))
     start, body = call(app, http_scope(headers={"user-agent": GOOGLEBOT}))

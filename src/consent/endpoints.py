@@ -258,16 +258,28 @@ class ConsentEndpoints:
         return response
 
     def settings_page(self, request: Request, visitor: Visitor) -> Response:
+        """The preferences page; with ``fragment=dialog``, the dialog alone (for consent.js)."""
         state = visitor.consent
         language = visitor.language
-        html = self.site.renderer.settings_page(
-            language,
-            decided=state.decided,
-            gpc=state.gpc,
-            granted=state.granted,
-            next_path=safe_next(request.query_params.get("next")),
-        )
-        headers = {"Cache-Control": "no-store", "Content-Language": language}
+        next_path = safe_next(request.query_params.get("next"))
+        renderer = self.site.renderer
+        if request.query_params.get("fragment") == "dialog":
+            html = renderer.dialog(
+                language, decided=state.decided, granted=state.granted, next_path=next_path
+            )
+        else:
+            html = renderer.settings_page(
+                language,
+                decided=state.decided,
+                gpc=state.gpc,
+                granted=state.granted,
+                next_path=next_path,
+            )
+        headers = {
+            "Cache-Control": "no-store",
+            "Content-Language": language,
+            "Vary": "Cookie, Accept-Language",
+        }
         return Response(html, media_type="text/html; charset=utf-8", headers=headers)
 
     def static(self, request: Request, name: str) -> Response:

@@ -157,6 +157,15 @@ class Renderer:
         text = self.environment.get_template("snippet.html").render(context)
         return Snippet(text, encoding)
 
+    def dialog(
+        self, language: str, *, decided: bool, granted: frozenset[str], next_path: str
+    ) -> str:
+        """The preferences dialog alone, which consent.js fetches for a decided visitor."""
+        context = self._context(language)
+        context.update(decided=decided, granted=granted)
+        text = self.environment.get_template("preferences_dialog.html").render(context)
+        return Snippet(text, "utf-8").fill(next_path, None).decode("utf-8")
+
     def settings_page(
         self, language: str, *, decided: bool, gpc: bool, granted: frozenset[str], next_path: str
     ) -> str:

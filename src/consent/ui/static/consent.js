@@ -8,8 +8,10 @@
   var notice = document.getElementById("browser-notice");
   var opener = null;
 
+  /* The choice in force, as the server rendered it (and as the last answer updated it). */
   function granted() {
-    var value = dialog ? dialog.getAttribute("data-granted") || "" : "";
+    var holder = control || dialog;
+    var value = holder ? holder.getAttribute("data-granted") || "" : "";
     return value.split(" ").filter(Boolean);
   }
 
@@ -43,13 +45,12 @@
     var names = Object.keys(state.categories).filter(function (name) {
       return state.categories[name];
     });
-    if (dialog) {
-      dialog.setAttribute("data-granted", names.join(" "));
-      dialog.setAttribute("data-decided", state.decided ? "true" : "false");
-      Array.prototype.forEach.call(dialog.querySelectorAll('input[name="category"]'), function (box) {
-        box.checked = names.indexOf(box.value) !== -1;
-      });
-    }
+    [control, dialog].forEach(function (holder) {
+      if (!holder) return;
+      holder.setAttribute("data-granted", names.join(" "));
+      holder.setAttribute("data-decided", state.decided ? "true" : "false");
+    });
+    showGranted();
     if (state.decided) {
       if (banner) banner.hidden = true;
       if (control) control.hidden = false;
@@ -58,14 +59,57 @@
     document.dispatchEvent(new CustomEvent("consent:change", { detail: state }));
   }
 
-  function openDialog(event, trigger) {
-    if (!dialog || typeof dialog.showModal !== "function") return;
-    event.preventDefault();
-    opener = trigger;
+  function showDialog() {
     dialog.showModal();
     /* The first switch the visitor can change (not the hidden "next" field), else a button. */
     var first = dialog.querySelector('input:not([type="hidden"]):not([disabled]), button');
     if (first) first.focus();
+  }
+
+  function bindDialog() {
+    Array.prototype.forEach.call(dialog.querySelectorAll("form[data-consent-form]"), function (form) {
+      form.addEventListener("submit", onConsentSubmit);
+    });
+    Array.prototype.forEach.call(dialog.querySelectorAll("[data-consent-close]"), function (button) {
+      button.addEventListener("click", closeDialog);
+    });
+    dialog.addEventListener("close", onDialogClose);
+  }
+
+  /* A decided visitor's page has no dialog: fetch it, in the page's language, when asked for. */
+  function fetchDialog() {
+    var form = control && control.querySelector("form");
+    if (!form || !window.fetch) return Promise.reject(new Error("consent: no dialog"));
+    var url = form.getAttribute("action") + "?fragment=dialog&next=" +
+      encodeURIComponent(location.pathname + location.search);
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error("consent: HTTP " + response.status);
+        return response.text();
+      })
+      .then(function (html) {
+        var holder = document.createElement("div");
+        holder.innerHTML = html;
+        dialog = holder.querySelector("#consent-preferences");
+        if (!dialog) throw new Error("consent: no dialog in the answer");
+        document.body.appendChild(dialog);
+        bindDialog();
+      });
+  }
+
+  function openDialog(event, trigger) {
+    if (dialog && typeof dialog.showModal !== "function") return;
+    if (!dialog && typeof HTMLDialogElement !== "function") return;
+    event.preventDefault();
+    opener = trigger;
+    if (dialog) {
+      showDialog();
+      return;
+    }
+    fetchDialog().then(showDialog, function () {
+      var form = trigger.closest("form");
+      if (form) form.submit(); /* the settings page, as without JavaScript */
+    });
   }
 
   function closeDialog() {
@@ -142,13 +186,12 @@
       });
   }
 
-  Array.prototype.forEach.call(document.querySelectorAll("form[data-consent-form]"), function (form) {
-    form.addEventListener("submit", onConsentSubmit);
-  });
-  Array.prototype.forEach.call(document.querySelectorAll("[data-consent-close]"), function (button) {
-    button.addEventListener("click", closeDialog);
-  });
-  if (dialog) dialog.addEventListener("close", onDialogClose);
+  if (banner) {
+    Array.prototype.forEach.call(banner.querySelectorAll("form[data-consent-form]"), function (form) {
+      form.addEventListener("submit", onConsentSubmit);
+    });
+  }
+  if (dialog) bindDialog();
   if (notice) {
     var noticeForm = notice.querySelector("form[data-consent-notice]");
     if (noticeForm) noticeForm.addEventListener("submit", onNoticeSubmit);
