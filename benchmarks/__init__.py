@@ -1,0 +1,1 @@
+"""Benchmarks of ConsentMiddleware: run the scripts from the repository root (see README.md)."""

@@ -1,0 +1,551 @@
+"""Throughput and memory of a real uvicorn server, with and without ConsentMiddleware.
+
+Starts two uvicorn processes (one worker each, ``python -m uvicorn benchmarks.apps:bare_app``
+and ``benchmarks.apps:consent_app``, from the repository root) on 127.0.0.1 and loads them in
+turn (bare, consent, bare, consent, ...) with ``wrk`` when it is installed, else with the asyncio
+load generator below (raw sockets, HTTP/1.1 keep-alive). Every request carries a current
+Chrome's headers and a decided consent cookie. Then two phases of requests that each carry a
+never-seen User-Agent and a never-seen (valid) consent cookie show that the server's caches are
+bounded: the resident memory (VmRSS) should grow while they fill, then stay flat.
+
+    python benchmarks/bench_uvicorn.py                  # 3 alternations, 10 s of wrk each
+    python benchmarks/bench_uvicorn.py --quick          # 1,000 requests each, concurrency 16
+    python benchmarks/bench_uvicorn.py --loadgen python # force the Python load generator
+    python benchmarks/bench_uvicorn.py --json
+
+All traffic goes to 127.0.0.1 and every load run is bounded in requests and time. Exits non-zero
+only when something is broken (a server does not start, a page is wrong), never on the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root
+
+from benchmarks.apps import (
+    CHROME_HINTS,
+    CHROME_UA,
+    GA_COOKIE,
+    GeneratedAgents,
+    cookie_value,
+    make_settings,
+    request_headers,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+RATIO_TARGET = 0.9
+RSS_GROWTH_TARGET_MB = 5.0  # "a few MB" from before the distinct visitors to the end
+RSS_FLAT_TARGET_MB = 1.0  # from the first distinct phase (caches full) to the second
+
+
+class BrokenError(Exception):
+    pass
+
+
+# --- servers -------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def rss_mb(pid: int) -> float | None:
+    """The process's resident set size (VmRSS) in MB, where /proc has it."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time the process has used, where /proc has it."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class Server:
+    """One ``python -m uvicorn benchmarks.apps:<name>`` process on 127.0.0.1."""
+
+    def __init__(self, app_name: str) -> None:
+        self.app_name = app_name
+        self.port = free_port()
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in __exit__)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Server:
+        command = [
+            sys.executable, "-m", "uvicorn", f"benchmarks.apps:{self.app_name}",
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--log-level", "warning", "--no-access-log",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(
+            command, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            if self.process.poll() is not None:
+                raise BrokenError(f"uvicorn {self.app_name} exited:\n{self.output()}")
+            try:
+                status, _, _ = fetch(self.port, "GET", "/api", {})
+                if status == 200:
+                    return self
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise BrokenError(f"uvicorn {self.app_name} did not answer in 30 s")
+            time.sleep(0.1)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.log.close()
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def rss(self) -> float | None:
+        return rss_mb(self.pid)
+
+    def cpu(self) -> float | None:
+        return cpu_seconds(self.pid)
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode("utf-8", "replace")[-2000:]
+
+
+def fetch(
+    port: int, method: str, path: str, headers: dict[str, str], body: bytes | None = None
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.getheaders(), response.read()
+    finally:
+        connection.close()
+
+
+def decided_cookie(port: int) -> str:
+    """Accept all through the consent server's endpoint, as the banner's script does."""
+    origin = f"http://127.0.0.1:{port}"
+    status, headers, _ = fetch(
+        port,
+        "POST",
+        "/_consent",
+        {"Origin": origin, "Content-Type": "application/json", "User-Agent": CHROME_UA},
+        b'{"action":"accept_all"}',
+    )
+    cookies = [v for k, v in headers if k.lower() == "set-cookie" and v.startswith("consent=")]
+    if status != 200 or not cookies:
+        raise BrokenError(f"POST /_consent answered {status} without a consent cookie")
+    return cookie_value(cookies[0], "consent")
+
+
+def check_pages(bare: Server, consent: Server, headers: dict[str, str]) -> None:
+    for server, injected in ((bare, False), (consent, True)):
+        status, _, body = fetch(server.port, "GET", "/", headers)
+        if status != 200 or b"Harbour Pottery" not in body:
+            raise BrokenError(f"{server.app_name}: GET / answered {status}")
+        if (b'id="consent-settings' in body or b"consent.js" in body) != injected:
+            raise BrokenError(f"{server.app_name}: snippet injected: {not injected}")
+        if b'id="consent-banner"' in body:
+            raise BrokenError(f"{server.app_name}: banner shown to a decided visitor")
+
+
+# --- load generators -----------------------------------------------------------------------
+
+
+@dataclass
+class LoadResult:
+    generator: str
+    requests: int
+    seconds: float
+    requests_per_s: float
+    errors: int
+    non_200: int
+    concurrency: int
+    server_cpu_us: float | None = None  # server CPU time (user + system) per request
+
+
+def raw_request(port: int, headers: list[tuple[str, str]], path: str = "/") -> bytes:
+    lines = [f"GET {path} HTTP/1.1"]
+    for name, value in headers:
+        lines.append(f"{name}: {value}" if name != "host" else f"host: 127.0.0.1:{port}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
+    """The status of one response read whole; and whether the server keeps the connection."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    length, chunked, keep = None, False, True
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        name = name.strip().lower()
+        if name == "content-length":
+            length = int(value.strip())
+        elif name == "transfer-encoding" and "chunked" in value.lower():
+            chunked = True
+        elif name == "connection" and value.strip().lower() == "close":
+            keep = False
+    if chunked:
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+    elif length is not None:
+        await reader.readexactly(length)
+    else:
+        await reader.read()
+        keep = False
+    return status, keep
+
+
+async def python_load(
+    port: int, requests: list[bytes], total: int, concurrency: int, timeout: float = 10.0
+) -> LoadResult:
+    """``total`` requests over ``concurrency`` keep-alive connections; request i is
+    ``requests[i % len(requests)]``. Errors (refused, reset, timed out) are counted, and the
+    connection is opened anew."""
+    next_index = 0
+    errors = non_200 = done = 0
+
+    async def worker() -> None:
+        nonlocal next_index, errors, non_200, done
+        connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        while next_index < total:
+            index = next_index
+            next_index += 1
+            try:
+                if connection is None:
+                    connection = await asyncio.wait_for(
+                        asyncio.open_connection("127.0.0.1", port), timeout
+                    )
+                reader, writer = connection
+                writer.write(requests[index % len(requests)])
+                status, keep = await asyncio.wait_for(_read_response(reader), timeout)
+                done += 1
+                if status != 200:
+                    non_200 += 1
+                if not keep:
+                    writer.close()
+                    connection = None
+            except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
+                errors += 1
+                if connection is not None:
+                    connection[1].close()
+                connection = None
+        if connection is not None:
+            connection[1].close()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    seconds = time.perf_counter() - start
+    return LoadResult(
+        "python", done + errors, seconds, done / seconds, errors, non_200, concurrency
+    )
+
+
+def run_python_load(port: int, requests: list[bytes], total: int, concurrency: int) -> LoadResult:
+    return asyncio.run(python_load(port, requests, total, concurrency))
+
+
+def run_wrk(
+    port: int, headers: list[tuple[str, str]], seconds: float, concurrency: int
+) -> LoadResult:
+    command = ["wrk", "-t2", f"-c{concurrency}", f"-d{seconds:g}s", "--timeout", "10s"]
+    for name, value in headers:
+        if name not in ("host", "connection"):
+            command += ["-H", f"{name}: {value}"]
+    command.append(f"http://127.0.0.1:{port}/")
+    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    if done.returncode != 0:
+        raise BrokenError(f"wrk failed: {done.stderr or done.stdout}")
+    out = done.stdout
+    total = re.search(r"(\d+) requests in ([\d.]+)(\w+)", out)
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if total is None or rate is None:
+        raise BrokenError(f"cannot read wrk's output:\n{out}")
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
+    errors = sum(int(x) for x in socket_errors.groups()) if socket_errors else 0
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    unit = {"ms": 1e-3, "s": 1.0, "m": 60.0, "us": 1e-6}.get(total.group(3), 1.0)
+    return LoadResult(
+        "wrk",
+        int(total.group(1)),
+        float(total.group(2)) * unit,
+        float(rate.group(1)),
+        errors,
+        int(non_2xx.group(1)) if non_2xx else 0,
+        concurrency,
+    )
+
+
+# --- the benchmark -------------------------------------------------------------------------
+
+
+def measured(server: Server, run: Callable[[], LoadResult]) -> LoadResult:
+    """``run()``, with the server's CPU time per request added to its result."""
+    before = server.cpu()
+    result = run()
+    after = server.cpu()
+    if before is not None and after is not None and result.requests:
+        result.server_cpu_us = (after - before) / result.requests * 1e6
+    return result
+
+
+def distinct_requests(port: int, count: int, start: int) -> list[bytes]:
+    """``count`` requests, each with a never-seen User-Agent and a never-seen valid cookie."""
+    from consent.cookies import ConsentCodec
+
+    settings = make_settings()
+    codec = ConsentCodec(settings)
+    optional = sorted(n for n, c in settings.categories.items() if not c.required)
+    agents = GeneratedAgents(start=start)
+    requests = []
+    for i in range(count):
+        agent, hints = agents.next()
+        granted = frozenset(optional[: i % (len(optional) + 1)])
+        _, value = codec.decide(granted, "banner")  # a fresh consent id: a distinct value
+        headers = request_headers(agent, f"{GA_COOKIE}; consent={value}", hints)
+        requests.append(raw_request(port, headers))
+    return requests
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1,000 requests, concurrency 16")
+    parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument("--runs", type=int, help="alternations of bare and consent (default 3)")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
+    parser.add_argument("--requests", type=int, help="requests per Python load run")
+    parser.add_argument("--concurrency", type=int, help="connections (default 64, quick 16)")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = parser.parse_args(argv)
+    runs = args.runs or (1 if args.quick else 3)
+    total = args.requests or (1_000 if args.quick else 10_000)
+    concurrency = args.concurrency or (16 if args.quick else 64)
+    duration = 2.0 if args.quick and args.duration == 10.0 else args.duration
+    generator = args.loadgen
+    if generator == "auto":
+        generator = "wrk" if shutil.which("wrk") else "python"
+    elif generator == "wrk" and not shutil.which("wrk"):
+        raise BrokenError("wrk is not installed (apt-get install -y wrk), try --loadgen python")
+
+    results: dict[str, list[LoadResult]] = {"bare": [], "consent": []}
+    rss: dict[str, dict[str, float | None]] = {"bare": {}, "consent": {}}
+    phases: list[dict[str, Any]] = []
+    with Server("bare_app") as bare, Server("consent_app") as consent:
+        servers = {"bare": bare, "consent": consent}
+        cookie = f"{GA_COOKIE}; consent={decided_cookie(consent.port)}"
+        headers = request_headers(CHROME_UA, cookie, CHROME_HINTS)
+        check_pages(bare, consent, {k: v for k, v in headers if k not in ("host", "connection")})
+        requests = {name: [raw_request(s.port, headers)] for name, s in servers.items()}
+
+        for name, server in servers.items():
+            rss[name]["started"] = server.rss()
+            run_python_load(server.port, requests[name], 500, min(concurrency, 16))  # warm-up
+            rss[name]["before"] = server.rss()
+
+        for _ in range(runs):
+            for name, server in servers.items():
+                if generator == "wrk":
+                    run = partial(run_wrk, server.port, headers, duration, concurrency)
+                else:
+                    run = partial(run_python_load, server.port, requests[name], total, concurrency)
+                result = measured(server, run)
+                results[name].append(result)
+        for name, server in servers.items():
+            rss[name]["after load"] = server.rss()
+
+        # Distinct visitors: every request a new User-Agent and a new consent cookie.
+        for phase in (1, 2):
+            for name, server in servers.items():
+                batch = distinct_requests(server.port, total, start=phase * 1_000_000)
+                result = measured(
+                    server, partial(run_python_load, server.port, batch, total, concurrency)
+                )
+                rss[name][f"after distinct {phase}"] = server.rss()
+                phases.append({"phase": phase, "server": name, **asdict(result)})
+
+    summary = summarise(results, rss, phases, generator, runs, total, concurrency, duration)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print_report(summary)
+    return 0
+
+
+def rss_growth(values: dict[str, float | None]) -> dict[str, float | None]:
+    before, first, second = (
+        values.get(k) for k in ("before", "after distinct 1", "after distinct 2")
+    )
+    if before is None or first is None or second is None:
+        return {"fill": None, "once_full": None, "total": None}
+    return {"fill": first - before, "once_full": second - first, "total": second - before}
+
+
+def summarise(
+    results: dict[str, list[LoadResult]],
+    rss: dict[str, dict[str, float | None]],
+    phases: list[dict[str, Any]],
+    generator: str,
+    runs: int,
+    total: int,
+    concurrency: int,
+    duration: float,
+) -> dict[str, Any]:
+    rates = {name: statistics.median(r.requests_per_s for r in rs) for name, rs in results.items()}
+    cpu = {
+        name: statistics.median(r.server_cpu_us for r in rs if r.server_cpu_us is not None)
+        if any(r.server_cpu_us is not None for r in rs)
+        else None
+        for name, rs in results.items()
+    }
+    ratio = rates["consent"] / rates["bare"] if rates["bare"] else None
+    growth = {name: rss_growth(values) for name, values in rss.items()}
+    errors = {name: sum(r.errors + r.non_200 for r in rs) for name, rs in results.items()}
+    distinct_errors = sum(p["errors"] + p["non_200"] for p in phases)
+    return {
+        "generator": generator,
+        "runs": runs,
+        "requests_per_python_run": total,
+        "wrk_seconds": duration if generator == "wrk" else None,
+        "concurrency": concurrency,
+        "cpus": os.cpu_count(),
+        "runs_detail": {name: [asdict(r) for r in rs] for name, rs in results.items()},
+        "requests_per_s": rates,
+        "server_cpu_us_per_request": cpu,
+        "ratio": ratio,
+        "ratio_target": RATIO_TARGET,
+        "ratio_met": ratio is not None and ratio >= RATIO_TARGET,
+        "errors": errors,
+        "distinct_phases": phases,
+        "distinct_errors": distinct_errors,
+        "rss_mb": rss,
+        "rss_growth_mb": growth,
+        "rss_growth_target_mb": RSS_GROWTH_TARGET_MB,
+        "rss_flat_target_mb": RSS_FLAT_TARGET_MB,
+        "caches_filled": total >= make_settings().browser_cache_size,
+    }
+
+
+def print_report(summary: dict[str, Any]) -> None:
+    generator = summary["generator"]
+    if generator == "wrk":
+        how = f"wrk -t2 -c{summary['concurrency']} -d{summary['wrk_seconds']:g}s"
+    else:
+        how = (
+            f"Python asyncio load generator, {summary['requests_per_python_run']:,} requests, "
+            f"{summary['concurrency']} connections"
+        )
+    print(f"uvicorn, 1 worker, 127.0.0.1; {how}; {summary['runs']} alternation(s), medians")
+    print()
+    print(
+        f"{'app':<10} {'req/s (median)':>14}  {'each run':<24} {'server CPU µs/req':>17} "
+        f"{'requests':>9} {'errors':>7}"
+    )
+    for name in ("bare", "consent"):
+        runs = summary["runs_detail"][name]
+        each = ", ".join(f"{r['requests_per_s']:.0f}" for r in runs)
+        count = sum(r["requests"] for r in runs)
+        cpu = summary["server_cpu_us_per_request"][name]
+        print(
+            f"{name:<10} {summary['requests_per_s'][name]:>14.0f}  {each:<24} "
+            f"{(f'{cpu:.0f}' if cpu is not None else 'n/a'):>17} {count:>9,} "
+            f"{summary['errors'][name]:>7}"
+        )
+    ratio = summary["ratio"]
+    met = "met" if summary["ratio_met"] else "NOT met"
+    print(f"ratio consent/bare: {ratio:.3f}  (target ≥ {summary['ratio_target']}: {met})")
+    print()
+    print("Distinct visitors (a never-seen User-Agent and consent cookie on every request):")
+    print(
+        f"{'phase':<6} {'app':<10} {'requests':>9} {'req/s':>8} {'server CPU µs/req':>17} "
+        f"{'errors':>7} {'non-200':>8}"
+    )
+    for phase in summary["distinct_phases"]:
+        cpu = phase["server_cpu_us"]
+        print(
+            f"{phase['phase']:<6} {phase['server']:<10} {phase['requests']:>9,} "
+            f"{phase['requests_per_s']:>8.0f} {(f'{cpu:.0f}' if cpu is not None else 'n/a'):>17} "
+            f"{phase['errors']:>7} {phase['non_200']:>8}"
+        )
+    print()
+    print("Server RSS (VmRSS, MB):")
+    labels = list(summary["rss_mb"]["consent"])
+    print(f"{'app':<10} " + " ".join(f"{label:>17}" for label in labels))
+    for name in ("bare", "consent"):
+        values = summary["rss_mb"][name]
+        cells = []
+        for label in labels:
+            value = values.get(label)
+            cells.append(f"{value:>17.1f}" if value is not None else f"{'n/a':>17}")
+        print(f"{name:<10} " + " ".join(cells))
+    growth = summary["rss_growth_mb"]["consent"]
+    if growth["total"] is not None:
+        bare_total = summary["rss_growth_mb"]["bare"]["total"] or 0.0
+        print(
+            f"consent RSS growth, before -> after distinct 2: {growth['total']:+.1f} MB "
+            f"(bare: {bare_total:+.1f} MB; target ≤ {summary['rss_growth_target_mb']:g} MB: "
+            f"{'met' if growth['total'] <= summary['rss_growth_target_mb'] else 'NOT met'})"
+        )
+        flat = growth["once_full"]
+        if summary["caches_filled"]:
+            verdict = "met" if flat <= summary["rss_flat_target_mb"] else "NOT met"
+            note = f"target ≤ {summary['rss_flat_target_mb']:g} MB: {verdict}"
+        else:
+            note = "caches not yet full in a quick run: no target"
+        print(
+            f"consent RSS growth, distinct 1 -> distinct 2 (caches full): {flat:+.1f} MB ({note})"
+        )
+    total_errors = sum(summary["errors"].values()) + summary["distinct_errors"]
+    print(f"errors and non-200 responses, all runs: {total_errors} (target 0)")
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BrokenError as error:
+        print(f"bench_uvicorn: BROKEN: {error}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,52 @@
+"""Run every benchmark in turn: ``python benchmarks/run_all.py --quick`` is CI's smoke test.
+
+Each script runs in its own process with this Python. The exit status is non-zero only when a
+script crashed or reported something broken (its own non-zero exit), never because a figure
+missed its target.
+
+    python benchmarks/run_all.py --quick    # a smoke run, well under a minute
+    python benchmarks/run_all.py            # the full runs (several minutes)
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SCRIPTS = ("bench_asgi.py", "bench_memory.py", "bench_uvicorn.py")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="run each script with --quick")
+    parser.add_argument("--timeout", type=float, help="seconds per script (quick 300, else 1800)")
+    args = parser.parse_args(argv)
+    timeout = args.timeout or (300.0 if args.quick else 1800.0)
+
+    failed = []
+    for script in SCRIPTS:
+        command = [sys.executable, str(HERE / script)] + (["--quick"] if args.quick else [])
+        print(f"==> {script}{' --quick' if args.quick else ''}", flush=True)
+        start = time.monotonic()
+        code: int | str
+        try:
+            code = subprocess.run(command, timeout=timeout, check=False).returncode
+        except subprocess.TimeoutExpired:
+            code = "timed out"
+        seconds = time.monotonic() - start
+        print(f"<== {script}: exit {code} in {seconds:.1f} s\n", flush=True)
+        if code != 0:
+            failed.append(f"{script} ({code})")
+    if failed:
+        print(f"benchmarks FAILED: {', '.join(failed)}")
+        return 1
+    print(f"benchmarks: all {len(SCRIPTS)} ran")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
