@@ -180,28 +180,12 @@ class HTMLResponder:
 
     def snippet(self, charset: str) -> bytes:
         """The bytes to inject for this visitor (empty for bots and when nothing is due)."""
-        visitor = self.visitor
-        browser = visitor.browser
-        if browser.is_bot:
+        template = self.visitor.template(self.consent, charset)
+        if template is None:
             return b""
-        consent_enabled = self.middleware.settings.consent_enabled
-        notice = visitor.notice()
-        if notice is None and not consent_enabled:
-            return b""
-        consent = self.consent
-        template = self.middleware.site.renderer.snippet(
-            visitor.language,
-            notice,
-            browser.key if notice else None,
-            consent_enabled and not consent.decided,
-            consent.gpc and not consent.decided,
-            consent.decided,
-            consent.granted,
-            charset,
-        )
         nonce = self.scope["state"].get("csp_nonce")
-        return template.fill(
-            page_path(self.request_scope), nonce if isinstance(nonce, str) else None
+        return self.middleware.site.renderer.fill(
+            template, page_path(self.request_scope), nonce if isinstance(nonce, str) else None
         )
 
 

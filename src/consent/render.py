@@ -89,6 +89,8 @@ class Renderer:
         self.environment.globals["static_url"] = self.static_url
         self._rules = {key: parse_rule(rule) for key, rule in settings.browsers.items()}
         self.snippet = lru_cache(maxsize=512)(self._snippet)
+        #: Filled snippets by (snippet, page path, nonce): most requests are for a few pages.
+        self.fill = lru_cache(maxsize=512)(Snippet.fill)
 
     def static_url(self, name: str) -> str:
         return f"{self.settings.prefix}/static/{name}?v={self.assets[name].etag}"

@@ -20,7 +20,7 @@ from consent.browsers import BrowserClassifier, BrowserInfo
 from consent.cookies import ConsentCodec, ConsentState
 from consent.enforce import CookiePolicy
 from consent.i18n import Catalog
-from consent.render import Renderer
+from consent.render import Renderer, Snippet
 from consent.settings import ConsentSettings
 
 _LOCALHOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
@@ -51,6 +51,7 @@ class Visitor:
     __slots__ = (
         "_language",
         "_site",
+        "_templates",
         "_verified",
         "accept_language",
         "browser",
@@ -73,6 +74,7 @@ class Visitor:
     ) -> None:
         self._site = site
         self._language: str | None = None
+        self._templates: dict[tuple[bool, str], Snippet | None] = {}
         self.cookie_header = cookie_header
         self.user_agent = user_agent
         self.accept_language = accept_language
@@ -103,6 +105,31 @@ class Visitor:
     @property
     def notice_dismissed(self) -> bool:
         return self._site.notice_cookie(self.cookie_header) == b"1"
+
+    def template(self, consent: ConsentState, charset: str) -> Snippet | None:
+        """What this visitor's pages get injected, before the page's own path goes in; None
+        for bots and when nothing is due. Kept per decision state: it changes only with it."""
+        key = (consent.decided, charset)
+        if key not in self._templates:
+            self._templates[key] = self._render(consent, charset)
+        return self._templates[key]
+
+    def _render(self, consent: ConsentState, charset: str) -> Snippet | None:
+        browser = self.browser
+        consent_enabled = self._site.settings.consent_enabled
+        notice = self.notice()
+        if browser.is_bot or (notice is None and not consent_enabled):
+            return None
+        return self._site.renderer.snippet(
+            self.language,
+            notice,
+            browser.key if notice else None,
+            consent_enabled and not consent.decided,
+            consent.gpc and not consent.decided,
+            consent.decided,
+            consent.granted,
+            charset,
+        )
 
     def notice(self) -> str | None:
         """The verdict the notice should speak of, or None when no notice is due."""
