@@ -65,6 +65,17 @@ _TAG_STOPS = (
 )
 _QUOTES = {ord('"'): _DOUBLE_QUOTED, ord("'"): _SINGLE_QUOTED}
 
+# A body tag whose attributes are all well-formed (names and unquoted values without quotes,
+# "<", "=" or "`"; whitespace between attributes): where the tokenizer would end such a tag is
+# plain, so one match finds it. Anything else goes through the tokenizer below.
+_SIMPLE_BODY_TAG = re.compile(
+    rb"<body"
+    rb"(?:[\t\n\f\r ]+[^\t\n\f\r /><\"'=`]+"
+    rb"(?:[\t\n\f\r ]*=[\t\n\f\r ]*(?:\"[^\"]*\"|'[^']*'|[^\t\n\f\r ><\"'=`]+))?)*"
+    rb"[\t\n\f\r ]*/?>",
+    re.IGNORECASE,
+)
+
 
 def _next_tag_state(state: int, byte: int) -> int:
     """The tokenizer state after ``byte``, the first byte that made it leave ``state``."""
@@ -162,6 +173,11 @@ class HTMLInjector:
 
     def _body_tag(self, data: bytes, start: int, pos: int) -> bytes:
         """Look for the end of the body tag at ``data[start:]``, going on at ``data[pos]``."""
+        simple = _SIMPLE_BODY_TAG.match(data, start, start + MAX_BODY_TAG)
+        if simple is not None and self._tag_state == _BEFORE_NAME:
+            end = simple.end()
+            self._mode, self._held, self._injected = _PASS, b"", True
+            return data[:end] + self._snippet + data[end:]
         limit = min(len(data), start + MAX_BODY_TAG)
         state = self._tag_state
         while pos < limit:
