@@ -22,14 +22,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import LiveServer
+from tests.support import CHROME, OLD_FIREFOX, REPO, LiveServer
 
-REPO = Path(__file__).resolve().parents[1]
-CHROME = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/120.0.0.0 Safari/537.36"
-)
-OLD_FIREFOX = "Mozilla/5.0 (Windows NT 6.1; rv:10.0) Gecko/20100101 Firefox/10.0"
 BANNER = 'id="consent-banner"'
 NOTICE = 'id="browser-notice"'
 DEMO_COOKIES = frozenset({"session", "_ga", "_fbp"})
