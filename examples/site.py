@@ -57,6 +57,10 @@ Only the categories you allowed reach your browser.</p>
 <h2>Your browser</h2>
 <p id="browser">{escape(browser_line)}</p>
 <p><a href="/_consent/settings?next=/" data-consent-open>Change your cookie settings</a></p>
+<p id="analytics-script">The analytics script has not run.</p>
+<script type="text/plain" data-consent-category="analytics">
+document.getElementById("analytics-script").textContent = "The analytics script ran.";
+</script>
 """
     return page("Welcome", body)
 

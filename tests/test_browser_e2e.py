@@ -192,6 +192,20 @@ def test_reject_all_hides_the_banner_without_a_reload(context: BrowserContext, p
     expect(page.locator("#consent-banner")).to_have_count(0)
     expect(page.locator("#decided")).to_have_text("Decided: yes")
     assert not cookie_names(context) & {"_ga", "_fbp"}
+    expect(page.locator("#analytics-script")).to_have_text("The analytics script has not run.")
+
+
+@pytest.mark.browser
+def test_a_gated_script_runs_only_once_its_category_is_allowed(page: Page) -> None:
+    page.goto("/")
+    script_state = page.locator("#analytics-script")
+    expect(script_state).to_have_text("The analytics script has not run.")
+    page.evaluate(MARK_REALM)
+    page.locator("#consent-banner").get_by_role("button", name="Accept all").click()
+    expect(script_state).to_have_text("The analytics script ran.")
+    assert page.evaluate(SAME_REALM), "the page was reloaded"
+    page.reload()
+    expect(script_state).to_have_text("The analytics script ran.")
 
 
 # 2. Customise settings, then change them again with the "Cookie settings" control -------------

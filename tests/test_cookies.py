@@ -163,8 +163,10 @@ def test_one_changed_character_never_changes_the_decision(position: int, replace
     changed = value[:index] + replacement + value[index + 1 :]
     state = signer.state(changed)
     if state.decided:
-        # base64 ignores the unused low bits of the signature's last character, so such an
-        # edit still carries the same signature over the same payload: nothing was forged.
-        assert index == len(value) - 1 or changed == value
+        # base64 decoding forgives some edits of the signature (the unused low bits of its last
+        # character, "/" for "_" and "+" for "-"): the same signature over the same payload.
+        # Nothing was forged: the signed part is untouched and the decision is the original.
+        signed_part = value.rsplit(".", 1)[0]
+        assert changed.startswith(signed_part + ".")
         assert state.granted == {"necessary", "analytics"}
         assert state.consent_id == record.consent_id
