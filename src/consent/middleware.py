@@ -42,6 +42,7 @@ class ConsentMiddleware:
         self.site = Site(self.settings)
         self.endpoints = ConsentEndpoints(self.site, on_decision)
         self.prefix = self.settings.prefix
+        self.prefix_slash = self.prefix + "/"
         self.skip_paths = self.settings.skip_paths
         tokens = _vary_tokens(self.settings, len(self.site.catalog.languages) > 1)
         self.merge_vary = lru_cache(maxsize=64)(partial(_merge_vary, tokens=tokens))
@@ -54,10 +55,7 @@ class ConsentMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
-            if path.startswith(self.prefix) and path[len(self.prefix) : len(self.prefix) + 1] in (
-                "",
-                "/",
-            ):
+            if path == self.prefix or path.startswith(self.prefix_slash):
                 await self.endpoints(scope, receive, send)
                 return
             visitor = self.site.visitor(scope)
