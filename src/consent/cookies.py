@@ -10,6 +10,7 @@ enforces the consent lifetime from it, whatever Max-Age the browser kept.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ _CODE_SOURCES: dict[str, Source] = {"b": "banner", "a": "api", "g": "gpc"}
 #: A cookie longer than this is not even looked at: ours stays far below it.
 MAX_COOKIE_LENGTH = 512
 SALT = "consent.cookie.v1"
+_COOKIE_VALUE = re.compile(r"[A-Za-z0-9_\-.:]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +177,12 @@ class ConsentCodec:
 
     def _record(self, cookie_value: str | bytes) -> ConsentRecord | None:
         if len(cookie_value) > MAX_COOKIE_LENGTH:
+            return None
+        if isinstance(cookie_value, bytes):
+            cookie_value = cookie_value.decode("latin-1")
+        # Only the alphabet we write: base64 decoding would also take "/" for "_" and "+" for
+        # "-", so one signature could be spelled several ways.
+        if not _COOKIE_VALUE.fullmatch(cookie_value):
             return None
         try:
             payload, signed_at = self._signer.unsign(
