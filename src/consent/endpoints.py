@@ -117,7 +117,7 @@ class ConsentEndpoints:
 
     async def read_choice(self, request: Request) -> Choice:
         body = await _read_body(request)
-        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        media_type = _media_type(request)
         if media_type == "application/json":
             return self._json_choice(body)
         if media_type == "application/x-www-form-urlencoded":
@@ -192,17 +192,8 @@ class ConsentEndpoints:
             response: Response = self.state_response(state)
         else:
             response = RedirectResponse(safe_next(choice.next_path), status_code=303)
-        secure = secure_cookies(request.scope, self.settings, visitor.host)
-        response.set_cookie(
-            self.settings.cookie_name,
-            value,
-            max_age=self.settings.consent_max_age_days * 86400,
-            path="/",
-            domain=self.settings.cookie_domain,
-            secure=secure,
-            httponly=True,
-            samesite=self.settings.cookie_samesite,
-        )
+        max_age = self.settings.consent_max_age_days * 86400
+        self.set_own_cookie(response, request, visitor, self.settings.cookie_name, value, max_age)
         for expiry in site.policy.expirations(visitor.cookies(), state.granted):
             response.raw_headers.append((b"set-cookie", expiry.encode("latin-1")))
         return response
@@ -231,7 +222,7 @@ class ConsentEndpoints:
     async def dismiss_notice(self, request: Request, visitor: Visitor) -> Response:
         _same_origin(request)
         body = await _read_body(request)
-        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        media_type = _media_type(request)
         if media_type == "application/json":
             response: Response = JSONResponse(
                 {"dismissed": True}, headers={"Cache-Control": "no-store"}
@@ -245,17 +236,30 @@ class ConsentEndpoints:
                 raise BadRequestError("the form body is malformed") from None
             response = RedirectResponse(safe_next(fields.get("next")), status_code=303)
         days = self.settings.notice_dismiss_days
+        name = self.settings.notice_cookie_name
+        self.set_own_cookie(response, request, visitor, name, "1", days * 86400 if days else None)
+        return response
+
+    def set_own_cookie(
+        self,
+        response: Response,
+        request: Request,
+        visitor: Visitor,
+        name: str,
+        value: str,
+        max_age: int | None,
+    ) -> None:
+        """One of our cookies: HttpOnly, site-wide, Secure unless plain HTTP on localhost."""
         response.set_cookie(
-            self.settings.notice_cookie_name,
-            "1",
-            max_age=days * 86400 if days else None,
+            name,
+            value,
+            max_age=max_age,
             path="/",
             domain=self.settings.cookie_domain,
             secure=secure_cookies(request.scope, self.settings, visitor.host),
             httponly=True,
             samesite=self.settings.cookie_samesite,
         )
-        return response
 
     def settings_page(self, request: Request, visitor: Visitor) -> Response:
         """The preferences page; with ``fragment=dialog``, the dialog alone (for consent.js)."""
@@ -359,6 +363,11 @@ async def _read_body(request: Request) -> bytes:
             raise BadRequestError(f"the body is larger than {MAX_BODY} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _media_type(request: Request) -> str:
+    """The request body's media type, without parameters, lowercase."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
 def _allow(method: str, *allowed: str) -> None:
