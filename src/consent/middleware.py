@@ -8,9 +8,12 @@ from typing import Any
 
 from starlette.types import Message, Receive, Scope, Send
 
+from consent.browsers import BrowserInfo
+from consent.cookies import ConsentState
 from consent.endpoints import ConsentEndpoints, DecisionEvent
 from consent.html import HTMLInjector, html_charset
 from consent.settings import ConsentSettings
+from consent.state import RequestState
 from consent.visitor import Site, Visitor, page_path
 
 Header = tuple[bytes, bytes]
@@ -58,8 +61,7 @@ class ConsentMiddleware:
             if path == self.prefix or path.startswith(self.prefix_slash):
                 await self.endpoints(scope, receive, send)
                 return
-            visitor = self.site.visitor(scope)
-            responder = HTMLResponder(self, scope, visitor, send)
+            responder = HTMLResponder(self, scope, send)
             await self.app(responder.scope, receive, responder.send)
         elif scope["type"] == "websocket":
             visitor = self.site.visitor(scope)
@@ -72,33 +74,37 @@ class ConsentMiddleware:
 
 
 class HTMLResponder:
-    """One request: strips refused cookies and injects the notice and banner into HTML."""
+    """One request: strips refused cookies and injects the notice and banner into HTML.
 
-    __slots__ = (
-        "consent",
-        "downstream",
-        "injector",
-        "middleware",
-        "request_scope",
-        "scope",
-        "visitor",
-    )
+    The visitor is looked up only when something needs it: the application reading
+    ``consent`` or ``browser`` from the state, a response that sets cookies, or an HTML page.
+    """
 
-    def __init__(
-        self, middleware: ConsentMiddleware, scope: Scope, visitor: Visitor, send: Send
-    ) -> None:
+    __slots__ = ("consent", "downstream", "injector", "middleware", "scope", "visitor")
+
+    def __init__(self, middleware: ConsentMiddleware, scope: Scope, send: Send) -> None:
         self.middleware = middleware
-        self.visitor = visitor
-        self.consent = visitor.consent
         self.downstream = send
         self.injector: HTMLInjector | None = None
-        self.request_scope = scope
+        self.visitor: Visitor | None = None
+        self.consent: ConsentState | None = None
         self.scope = _without_send_extensions(scope) if "extensions" in scope else scope
-        state = self.scope.get("state")
-        if state is None:
-            state = self.scope["state"] = {}
-        state["consent"] = self.consent
-        state["browser"] = visitor.browser
+        origin = scope.get("state")
+        if origin is None:
+            origin = {}
+        scope["state"] = self.scope["state"] = RequestState(origin, self.published)
+
+    def published(self) -> tuple[ConsentState, BrowserInfo]:
+        """What the state's ``consent`` and ``browser`` items hold."""
+        visitor, consent = self.visit()
+        return consent, visitor.browser
+
+    def visit(self) -> tuple[Visitor, ConsentState]:
+        """The request's visitor and consent, looked up once."""
+        if self.visitor is None or self.consent is None:
+            self.visitor = self.middleware.site.visitor(self.scope)
+            self.consent = self.visitor.consent
+        return self.visitor, self.consent
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -127,12 +133,13 @@ class HTMLResponder:
         rewritable = charset is not None and self.rewritable(message["status"])
         if not has_cookies and not rewritable:
             return message
+        visitor, consent = self.visit()
         if has_cookies:
-            filtered = self.middleware.site.policy.filter_headers(headers, self.consent.granted)
+            filtered = self.middleware.site.policy.filter_headers(headers, consent.granted)
             if filtered is not None:
                 headers = filtered
         if charset is not None and rewritable:
-            headers = self.rewrite(headers, charset)
+            headers = self.rewrite(headers, charset, visitor, consent)
         return {**message, "headers": list(headers)}
 
     def rewritable(self, status: int) -> bool:
@@ -141,11 +148,13 @@ class HTMLResponder:
             and status not in (204, 304)
             and not (
                 self.middleware.skip_paths
-                and self.request_scope["path"].startswith(self.middleware.skip_paths)
+                and self.scope["path"].startswith(self.middleware.skip_paths)
             )
         )
 
-    def rewrite(self, headers: Sequence[Header], charset: str) -> Sequence[Header]:
+    def rewrite(
+        self, headers: Sequence[Header], charset: str, visitor: Visitor, consent: ConsentState
+    ) -> Sequence[Header]:
         """Headers for a page that gets the snippet (the injector is then ready), else as is."""
         kept: list[Header] = []
         length = app_vary = None
@@ -165,25 +174,25 @@ class HTMLResponder:
             if lowered == b"etag":
                 etag_at = len(kept)
             kept.append(header)
-        snippet = self.snippet(charset)
+        snippet = self.snippet(charset, visitor, consent)
         if snippet and etag_at >= 0 and kept[etag_at][1][:2] != b"W/":
             kept[etag_at] = (kept[etag_at][0], b"W/" + kept[etag_at][1])
         if length is not None and length.strip().isdigit():
             kept.append((b"content-length", b"%d" % (int(length) + len(snippet))))
         kept.append((b"vary", self.middleware.merge_vary(app_vary)))
         kept.extend(self.middleware.accept_ch)
-        if snippet and self.request_scope.get("method") != "HEAD":
+        if snippet and self.scope.get("method") != "HEAD":
             self.injector = HTMLInjector(snippet)
         return kept
 
-    def snippet(self, charset: str) -> bytes:
+    def snippet(self, charset: str, visitor: Visitor, consent: ConsentState) -> bytes:
         """The bytes to inject for this visitor (empty for bots and when nothing is due)."""
-        template = self.visitor.template(self.consent, charset)
+        template = visitor.template(consent, charset)
         if template is None:
             return b""
         nonce = self.scope["state"].get("csp_nonce")
         return self.middleware.site.renderer.fill(
-            template, page_path(self.request_scope), nonce if isinstance(nonce, str) else None
+            template, page_path(self.scope), nonce if isinstance(nonce, str) else None
         )
 
 

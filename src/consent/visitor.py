@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache, partial
@@ -26,7 +28,7 @@ from consent.settings import ConsentSettings
 _LOCALHOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 
 
-#: The request headers a visitor is judged by, and their place in ``Visitor.__init__``.
+#: The request headers a visitor is judged by, when a header name is repeated (``_repeated``).
 _WANTED = {
     b"cookie": 0,
     b"user-agent": 1,
@@ -49,10 +51,12 @@ class Visitor:
     """
 
     __slots__ = (
+        "_decided",
+        "_expires_at",
         "_language",
         "_site",
         "_templates",
-        "_verified",
+        "_undecided",
         "accept_language",
         "browser",
         "client_hints",
@@ -82,13 +86,19 @@ class Visitor:
         self.gpc = site.honour_gpc and gpc is not None and gpc.strip() == b"1"
         self.client_hints = client_hints
         consent_cookie = site.consent_cookie(cookie_header) if cookie_header else None
-        self._verified = site.codec.verify(consent_cookie) if consent_cookie else None
+        verified = site.codec.verify(consent_cookie) if consent_cookie else None
+        self._undecided = site.codec.undecided_gpc if self.gpc else site.codec.undecided
+        self._decided = self._undecided
+        self._expires_at = -math.inf
+        if verified is not None:
+            self._decided = verified.gpc_state if self.gpc else verified.state
+            self._expires_at = verified.expires_at
         self.browser: BrowserInfo = site.classifier.classify(user_agent, client_hints)
 
     @property
     def consent(self) -> ConsentState:
         """The consent now: a cookie's decision until its lifetime runs out, then undecided."""
-        return self._site.codec.current(self._verified, self.gpc)
+        return self._decided if time.time() <= self._expires_at else self._undecided
 
     def cookies(self) -> dict[str, str]:
         """All the request's cookies, parsed by Starlette."""
@@ -184,22 +194,44 @@ class Site:
 
     def visitor(self, scope: Scope) -> Visitor:
         """The visitor a request's headers describe (cached whole when they are short)."""
-        found: list[Any] = [b"", b"", b"", b"", None, None, None]
-        for name, value in scope.get("headers") or ():
-            slot = _WANTED.get(name)
-            if slot is not None:
-                if slot == 0 and found[0]:
-                    found[0] = found[0] + b"; " + value  # HTTP/2 may split Cookie headers
-                else:
-                    found[slot] = value
-        cookie_header, user_agent, accept_language, host, gpc, full_version_list, brands = found
-        hints = full_version_list if full_version_list is not None else brands
+        headers = scope.get("headers") or ()
+        if not isinstance(headers, list | tuple):
+            headers = list(headers)
+        by_name = dict(headers)
+        if len(by_name) == len(headers):
+            get = by_name.get
+            cookie_header = get(b"cookie", b"")
+            user_agent = get(b"user-agent", b"")
+            accept_language = get(b"accept-language", b"")
+            host = get(b"host", b"")
+            gpc = get(b"sec-gpc")
+            hints = get(b"sec-ch-ua-full-version-list")
+            if hints is None:
+                hints = get(b"sec-ch-ua")
+        else:
+            cookie_header, user_agent, accept_language, host, gpc, hints = _repeated(headers)
         size = len(cookie_header) + len(user_agent) + len(accept_language) + len(host)
         if size <= _CACHED_HEADERS and (hints is None or len(hints) <= _CACHED_HEADERS):
             return self._cached_visitor(
                 cookie_header, user_agent, accept_language, host, gpc, hints
             )
         return Visitor(self, cookie_header, user_agent, accept_language, host, gpc, hints)
+
+
+def _repeated(headers: Any) -> tuple[bytes, bytes, bytes, bytes, bytes | None, bytes | None]:
+    """The judged header values when some header name comes more than once: HTTP/2 may split
+    the Cookie header, whose parts are joined again; for the others the last one wins."""
+    found: list[Any] = [b"", b"", b"", b"", None, None, None]
+    for name, value in headers:
+        slot = _WANTED.get(name)
+        if slot is not None:
+            if slot == 0 and found[0]:
+                found[0] = found[0] + b"; " + value
+            else:
+                found[slot] = value
+    cookie_header, user_agent, accept_language, host, gpc, full_version_list, brands = found
+    hints = full_version_list if full_version_list is not None else brands
+    return cookie_header, user_agent, accept_language, host, gpc, hints
 
 
 def _cookie_reader(name: str) -> Callable[[bytes], bytes | None]:

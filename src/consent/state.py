@@ -1,0 +1,166 @@
+"""``scope["state"]`` as the middleware hands it on, with ``consent`` and ``browser`` on demand.
+
+Most responses of a site (JSON, images, scripts, styles) never read the visitor's consent or
+browser, so looking them up for every request is work thrown away. :class:`RequestState` is a
+``dict`` that behaves as if both items were in it from the start: reading either one (as an item,
+through ``get``, ``in``, iteration, a copy or any other dict operation) looks the visitor up once
+and stores the two values. Frameworks keep reading them as before: ``request.state.consent`` in
+Starlette, FastAPI and Litestar, whose ``State`` objects wrap this dict without copying it, and
+``scope["state"]["consent"]`` elsewhere.
+
+It replaces the server's state dict for the inner application, so every change made through it
+is also made to that dict: middleware outside ours that kept it still sees what the application
+stores. Only the other direction is lost: what outer code adds to its dict once the inner
+application runs is not seen inside.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+#: The items published on demand, in the order they are stored.
+LAZY_KEYS = ("consent", "browser")
+
+Resolver = Callable[[], tuple[Any, Any]]
+
+
+class RequestState(dict[str, Any]):
+    """A copy of the server's ``state`` dict whose ``consent`` and ``browser`` items come from
+    ``resolve()`` when first needed; every change is written through to ``origin`` as well."""
+
+    __slots__ = ("_origin", "_resolve")
+
+    def __init__(self, origin: dict[str, Any], resolve: Resolver) -> None:
+        super().__init__(origin)
+        self._origin = origin
+        self._resolve: Resolver | None = resolve
+
+    @property
+    def resolved(self) -> bool:
+        """Whether ``consent`` and ``browser`` have been looked up."""
+        return self._resolve is None
+
+    def resolve(self) -> None:
+        """Store ``consent`` and ``browser`` now, unless the application already set its own."""
+        resolve, self._resolve = self._resolve, None
+        if resolve is None:
+            return
+        for key, value in zip(LAZY_KEYS, resolve(), strict=True):
+            if not dict.__contains__(self, key):
+                dict.__setitem__(self, key, value)
+                self._origin.setdefault(key, value)
+
+    def __missing__(self, key: str) -> Any:
+        if self._resolve is not None and key in LAZY_KEYS:
+            self.resolve()
+            return dict.__getitem__(self, key)
+        raise KeyError(key)
+
+    # Reads that would miss the items not yet stored.
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if self._resolve is not None and key in LAZY_KEYS:
+            self.resolve()
+        return dict.get(self, key, default)
+
+    def __contains__(self, key: object) -> bool:
+        if self._resolve is not None and key in LAZY_KEYS:
+            self.resolve()
+        return dict.__contains__(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        self.resolve()
+        return dict.__iter__(self)
+
+    def __reversed__(self) -> Iterator[str]:
+        self.resolve()
+        return dict.__reversed__(self)
+
+    def __len__(self) -> int:
+        self.resolve()
+        return dict.__len__(self)
+
+    def keys(self) -> Any:
+        self.resolve()
+        return dict.keys(self)
+
+    def values(self) -> Any:
+        self.resolve()
+        return dict.values(self)
+
+    def items(self) -> Any:
+        self.resolve()
+        return dict.items(self)
+
+    def copy(self) -> dict[str, Any]:
+        self.resolve()
+        return dict(dict.items(self))
+
+    def __eq__(self, other: object) -> bool:
+        self.resolve()
+        if isinstance(other, RequestState):
+            other.resolve()
+        return dict.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = None
+
+    def __or__(self, other: Any) -> Any:
+        self.resolve()
+        return dict(dict.items(self)) | other
+
+    def __ror__(self, other: Any) -> Any:
+        self.resolve()
+        return other | dict(dict.items(self))
+
+    def __repr__(self) -> str:
+        self.resolve()
+        return dict.__repr__(self)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        self.resolve()
+        return dict, (dict(dict.items(self)),)
+
+    # Changes, made to both dicts.
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        dict.__setitem__(self, key, value)
+        self._origin[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        self.resolve()
+        dict.__delitem__(self, key)
+        self._origin.pop(key, None)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key in self:
+            return dict.__getitem__(self, key)
+        self[key] = default
+        return default
+
+    def pop(self, key: str, *default: Any) -> Any:
+        self.resolve()
+        self._origin.pop(key, None)
+        return dict.pop(self, key, *default)
+
+    def popitem(self) -> tuple[str, Any]:
+        self.resolve()
+        key, value = dict.popitem(self)
+        self._origin.pop(key, None)
+        return key, value
+
+    def clear(self) -> None:
+        self._resolve = None
+        dict.clear(self)
+        self._origin.clear()
+
+    def update(self, *others: Any, **changes: Any) -> None:
+        for key, value in dict(*others, **changes).items():
+            self[key] = value
+
+    def __ior__(self, other: Any) -> RequestState:  # type: ignore[override]
+        self.update(other)
+        return self
