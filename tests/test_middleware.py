@@ -215,6 +215,25 @@ def test_uppercase_header_names_and_tuple_headers() -> None:
     assert header_values(start, b"set-cookie") == [b"session=1"]
 
 
+@pytest.mark.parametrize("as_tuple", [False, True])
+def test_split_cookie_headers_are_joined(as_tuple: bool) -> None:
+    """HTTP/2 may send the Cookie header in parts; the consent cookie can be in any of them."""
+    scope = http_scope(headers={"user-agent": CHROME})
+    scope["headers"] += [(b"cookie", b"session=1"), (b"cookie", consent_cookie().encode())]
+    if as_tuple:
+        scope["headers"] = tuple(scope["headers"])
+    _, body = call(middleware(raw_app(HTML, [PAGE.encode()])), scope)
+    assert b'id="consent-banner"' not in body
+    assert b'id="consent-settings-control"' in body
+
+
+def test_last_repeated_user_agent_is_judged() -> None:
+    scope = http_scope(headers={"user-agent": CHROME})
+    scope["headers"] += [(b"cookie", b"a=1"), (b"user-agent", OLD_FIREFOX.encode())]
+    _, body = call(middleware(raw_app(HTML, [PAGE.encode()])), scope)
+    assert b'id="browser-notice"' in body
+
+
 def test_latin1_page_gets_latin1_text() -> None:
     page = "<html><body>caf\xe9</body></html>".encode("latin-1")
     headers = [(b"content-type", b"text/html; charset=ISO-8859-1")]

@@ -170,15 +170,16 @@ class BrowserClassifier:
             return _unknown(agent)
         family: str = agent.browser.family
         key = self.family_keys.get(family)
-        version = _leading_ints(agent.browser.version)
-        version_string: str = agent.browser.version_string
-        source: Literal["user-agent", "client-hints"] = "user-agent"
         hint = _hint(client_hints) if client_hints else None
+        source: Literal["user-agent", "client-hints"]
         # "Chromium" alone does not override a more specific browser named by the UA.
         if hint is not None and (hint[0] != "Chromium" or key in (None, "chrome")):
-            family, version_string = hint
+            family, version_string, version = hint
             key, source = BRAND_KEYS[family], "client-hints"
-            version = tuple(int(part) for part in version_string.split("."))
+        else:
+            version = _leading_ints(agent.browser.version)
+            version_string = agent.browser.version_string
+            source = "user-agent"
         is_bot = bool(agent.is_bot)
         rule = self.rules.get(key) if key else None
         verdict: Verdict
@@ -269,9 +270,14 @@ def parse_brand_list(value: str) -> list[tuple[str, str]]:
 
 
 @functools.lru_cache(maxsize=256)
-def _hint(client_hints: bytes) -> tuple[str, str] | None:
-    """The brand and version a client-hint value names (few distinct values: cached)."""
-    return _from_brands(parse_brand_list(client_hints.decode("latin-1")))
+def _hint(client_hints: bytes) -> tuple[str, str, Version] | None:
+    """The brand, version and version tuple a client-hint value names (few distinct values:
+    cached)."""
+    found = _from_brands(parse_brand_list(client_hints.decode("latin-1")))
+    if found is None:
+        return None
+    brand, version = found
+    return brand, version, tuple(int(part) for part in version.split("."))
 
 
 def _parse_structured_list(value: str) -> list[tuple[str, str]]:
