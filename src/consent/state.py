@@ -32,7 +32,7 @@ class RequestState(dict[str, Any]):
     __slots__ = ("_origin", "_resolve")
 
     def __init__(self, origin: dict[str, Any], resolve: Resolver) -> None:
-        super().__init__(origin)
+        dict.__init__(self, origin)
         self._origin = origin
         self._resolve: Resolver | None = resolve
 

@@ -195,7 +195,7 @@ class Site:
     def visitor(self, scope: Scope) -> Visitor:
         """The visitor a request's headers describe (cached whole when they are short)."""
         headers = scope.get("headers") or ()
-        if not isinstance(headers, list | tuple):
+        if not isinstance(headers, (list, tuple)):
             headers = list(headers)
         by_name = dict(headers)
         if len(by_name) == len(headers):
