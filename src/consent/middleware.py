@@ -80,14 +80,13 @@ class HTMLResponder:
     ``consent`` or ``browser`` from the state, a response that sets cookies, or an HTML page.
     """
 
-    __slots__ = ("consent", "downstream", "injector", "middleware", "scope", "visitor")
+    __slots__ = ("downstream", "injector", "looked_up", "middleware", "scope")
 
     def __init__(self, middleware: ConsentMiddleware, scope: Scope, send: Send) -> None:
         self.middleware = middleware
         self.downstream = send
         self.injector: HTMLInjector | None = None
-        self.visitor: Visitor | None = None
-        self.consent: ConsentState | None = None
+        self.looked_up: tuple[Visitor, ConsentState] | None = None
         self.scope = _without_send_extensions(scope) if "extensions" in scope else scope
         origin = scope.get("state")
         if origin is None:
@@ -101,10 +100,10 @@ class HTMLResponder:
 
     def visit(self) -> tuple[Visitor, ConsentState]:
         """The request's visitor and consent, looked up once."""
-        if self.visitor is None or self.consent is None:
-            self.visitor = self.middleware.site.visitor(self.scope)
-            self.consent = self.visitor.consent
-        return self.visitor, self.consent
+        if self.looked_up is None:
+            visitor = self.middleware.site.visitor(self.scope)
+            self.looked_up = visitor, visitor.consent
+        return self.looked_up
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":

@@ -109,20 +109,17 @@ class RequestState(dict[str, Any]):
     __hash__ = None
 
     def __or__(self, other: Any) -> Any:
-        self.resolve()
-        return dict(dict.items(self)) | other
+        return self.copy() | other
 
     def __ror__(self, other: Any) -> Any:
-        self.resolve()
-        return other | dict(dict.items(self))
+        return other | self.copy()
 
     def __repr__(self) -> str:
         self.resolve()
         return dict.__repr__(self)
 
     def __reduce_ex__(self, protocol: Any) -> Any:
-        self.resolve()
-        return dict, (dict(dict.items(self)),)
+        return dict, (self.copy(),)
 
     # Changes, made to both dicts.
 

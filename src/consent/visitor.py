@@ -6,9 +6,7 @@
 
 from __future__ import annotations
 
-import math
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache, partial
@@ -51,12 +49,10 @@ class Visitor:
     """
 
     __slots__ = (
-        "_decided",
-        "_expires_at",
         "_language",
         "_site",
         "_templates",
-        "_undecided",
+        "_verified",
         "accept_language",
         "browser",
         "client_hints",
@@ -86,19 +82,13 @@ class Visitor:
         self.gpc = site.honour_gpc and gpc is not None and gpc.strip() == b"1"
         self.client_hints = client_hints
         consent_cookie = site.consent_cookie(cookie_header) if cookie_header else None
-        verified = site.codec.verify(consent_cookie) if consent_cookie else None
-        self._undecided = site.codec.undecided_gpc if self.gpc else site.codec.undecided
-        self._decided = self._undecided
-        self._expires_at = -math.inf
-        if verified is not None:
-            self._decided = verified.gpc_state if self.gpc else verified.state
-            self._expires_at = verified.expires_at
+        self._verified = site.codec.verify(consent_cookie) if consent_cookie else None
         self.browser: BrowserInfo = site.classifier.classify(user_agent, client_hints)
 
     @property
     def consent(self) -> ConsentState:
         """The consent now: a cookie's decision until its lifetime runs out, then undecided."""
-        return self._decided if time.time() <= self._expires_at else self._undecided
+        return self._site.codec.current(self._verified, self.gpc)
 
     def cookies(self) -> dict[str, str]:
         """All the request's cookies, parsed by Starlette."""
