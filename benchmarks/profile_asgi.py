@@ -226,7 +226,7 @@ def steps(
 
     def start() -> Callable[[], Any]:
         responder = mw.HTMLResponder(consent, dict(scope), _sink)
-        responder.visit()
+        responder.lookup()
         return lambda: responder.start(dict(start_message))
 
     step("HTMLResponder.start(message) [headers, snippet]", start)
@@ -242,14 +242,14 @@ def steps(
 
         def snippet() -> Callable[[], Any]:
             responder = mw.HTMLResponder(consent, dict(scope), _sink)
-            return lambda: responder.snippet("utf-8", *responder.visit())
+            return lambda: responder.snippet("utf-8", *responder.lookup())
 
         step("  HTMLResponder.snippet('utf-8') [render cache + fill]", snippet)
         step("  page_path(scope)", lambda: lambda: page_path(scope))
 
         def inject() -> Callable[[], Any]:
             responder = mw.HTMLResponder(consent, dict(scope), _sink)
-            piece = responder.snippet("utf-8", *responder.visit())
+            piece = responder.snippet("utf-8", *responder.lookup())
 
             def run() -> bytes:
                 injector = HTMLInjector(piece)

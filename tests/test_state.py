@@ -218,13 +218,13 @@ def test_behaves_as_a_dict_holding_both_items(operations: list[tuple[Any, ...]])
 def counting_middleware(inner: Any) -> tuple[ConsentMiddleware, list[int]]:
     app = ConsentMiddleware(inner, settings=make_settings())
     calls: list[int] = []
-    lookup = app.site.visitor
+    lookup = app.site.visitor_by_headers
 
-    def counted(scope: Any) -> Any:
+    def counted(headers: Any) -> Any:
         calls.append(1)
-        return lookup(scope)
+        return lookup(headers)
 
-    app.site.visitor = counted  # type: ignore[method-assign]
+    app.site.visitor_by_headers = counted  # type: ignore[method-assign]
     return app, calls
 
 

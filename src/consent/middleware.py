@@ -8,13 +8,12 @@ from typing import Any
 
 from starlette.types import Message, Receive, Scope, Send
 
-from consent.browsers import BrowserInfo
 from consent.cookies import ConsentState
 from consent.endpoints import ConsentEndpoints, DecisionEvent
 from consent.html import HTMLInjector, html_charset
 from consent.settings import ConsentSettings
 from consent.state import RequestState
-from consent.visitor import Site, Visitor, page_path
+from consent.visitor import Site, Visitor, VisitorLookup, page_path
 
 Header = tuple[bytes, bytes]
 #: Any ASGI application; typed loosely so that every framework's own ASGI types are accepted.
@@ -80,30 +79,18 @@ class HTMLResponder:
     ``consent`` or ``browser`` from the state, a response that sets cookies, or an HTML page.
     """
 
-    __slots__ = ("downstream", "injector", "looked_up", "middleware", "scope")
+    __slots__ = ("downstream", "injector", "lookup", "middleware", "scope")
 
     def __init__(self, middleware: ConsentMiddleware, scope: Scope, send: Send) -> None:
         self.middleware = middleware
         self.downstream = send
         self.injector: HTMLInjector | None = None
-        self.looked_up: tuple[Visitor, ConsentState] | None = None
+        self.lookup = VisitorLookup(middleware.site, scope.get("headers"))
         self.scope = _without_send_extensions(scope) if "extensions" in scope else scope
         origin = scope.get("state")
         if origin is None:
             origin = {}
-        scope["state"] = self.scope["state"] = RequestState(origin, self.published)
-
-    def published(self) -> tuple[ConsentState, BrowserInfo]:
-        """What the state's ``consent`` and ``browser`` items hold."""
-        visitor, consent = self.visit()
-        return consent, visitor.browser
-
-    def visit(self) -> tuple[Visitor, ConsentState]:
-        """The request's visitor and consent, looked up once."""
-        if self.looked_up is None:
-            visitor = self.middleware.site.visitor(self.scope)
-            self.looked_up = visitor, visitor.consent
-        return self.looked_up
+        scope["state"] = self.scope["state"] = RequestState(origin, self.lookup.published)
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -132,7 +119,7 @@ class HTMLResponder:
         rewritable = charset is not None and self.rewritable(message["status"])
         if not has_cookies and not rewritable:
             return message
-        visitor, consent = self.visit()
+        visitor, consent = self.lookup()
         if has_cookies:
             filtered = self.middleware.site.policy.filter_headers(headers, consent.granted)
             if filtered is not None:

@@ -184,7 +184,10 @@ class Site:
 
     def visitor(self, scope: Scope) -> Visitor:
         """The visitor a request's headers describe (cached whole when they are short)."""
-        headers = scope.get("headers") or ()
+        return self.visitor_by_headers(scope.get("headers") or ())
+
+    def visitor_by_headers(self, headers: Any) -> Visitor:
+        """The visitor that the ASGI ``headers`` of a request describe."""
         if not isinstance(headers, (list, tuple)):
             headers = list(headers)
         by_name = dict(headers)
@@ -206,6 +209,34 @@ class Site:
                 cookie_header, user_agent, accept_language, host, gpc, hints
             )
         return Visitor(self, cookie_header, user_agent, accept_language, host, gpc, hints)
+
+
+class VisitorLookup:
+    """A request's visitor and its consent, looked up on the first call and then kept.
+
+    The responder and the request state share one. It holds the request's headers rather than
+    its scope: the scope holds the state, which holds this, so keeping the scope would make a
+    reference cycle, and every request's objects would then wait for the garbage collector
+    instead of being freed as soon as the response is sent.
+    """
+
+    __slots__ = ("_found", "_headers", "_site")
+
+    def __init__(self, site: Site, headers: Any) -> None:
+        self._site = site
+        self._headers = headers
+        self._found: tuple[Visitor, ConsentState] | None = None
+
+    def __call__(self) -> tuple[Visitor, ConsentState]:
+        if self._found is None:
+            visitor = self._site.visitor_by_headers(self._headers or ())
+            self._found = visitor, visitor.consent
+        return self._found
+
+    def published(self) -> tuple[ConsentState, BrowserInfo]:
+        """What the request state's ``consent`` and ``browser`` items hold."""
+        visitor, consent = self()
+        return consent, visitor.browser
 
 
 def _repeated(headers: Any) -> tuple[bytes, bytes, bytes, bytes, bytes | None, bytes | None]:
