@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consent import html
-from consent.html import MAX_BODY_TAG, HTMLInjector, html_charset
+from consent.html import MAX_BODY_TAG, BodyTagMemo, HTMLInjector, html_charset
 
 SNIPPET = b"<div id=consent></div>"
 
@@ -139,9 +139,11 @@ def end_of_start_tag(document: bytes, i: int) -> int | None:
 # --- Helpers ---
 
 
-def stream(chunks: Iterable[bytes], *, limit: int = MAX_BODY_TAG) -> bytes:
+def stream(
+    chunks: Iterable[bytes], *, limit: int = MAX_BODY_TAG, memo: BodyTagMemo | None = None
+) -> bytes:
     """Feed the chunks, checking how much is held back after each, and finish."""
-    injector = HTMLInjector(SNIPPET)
+    injector = HTMLInjector(SNIPPET, memo)
     fed = emitted = 0
     parts = []
     for chunk in chunks:
@@ -373,6 +375,39 @@ def test_any_split_gives_the_reference_with_a_small_limit(
         assert stream([document], limit=limit) == expected
         assert stream(split(document, points), limit=limit) == expected
         assert stream(one_byte_chunks(document), limit=limit) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(earlier=st.lists(documents, max_size=4), document=documents, data=st.data())
+def test_a_memo_of_earlier_documents_changes_nothing(
+    earlier: list[bytes], document: bytes, data: st.DataObject
+) -> None:
+    """Documents that share their start with earlier ones, as a site's pages share their head."""
+    memo = BodyTagMemo(size=3)
+    for other in earlier:
+        stream([other], memo=memo)
+    source = data.draw(st.sampled_from([*earlier, document]))
+    document = source[: data.draw(st.integers(0, len(source)))] + document
+    points = data.draw(st.lists(st.integers(0, len(document)), max_size=3))
+    assert stream(split(document, points), memo=memo) == reference(document)
+    assert stream([document], memo=memo) == reference(document)
+
+
+def test_the_memo_remembers_the_first_chunk_only() -> None:
+    memo = BodyTagMemo()
+    stream([b"<html><head>", b"<title>x</title><body>"], memo=memo)
+    stream([b"<p>", b"<body class=a>"], memo=memo)
+    assert memo.find(b"<title>x</title><body><p>") == -1
+    stream([PAGE], memo=memo)
+    assert memo.find(PAGE) == PAGE.index(b"<body>") + len(b"<body>")
+
+
+def test_the_memo_keeps_its_newest_entries() -> None:
+    memo = BodyTagMemo(size=2)
+    pages = [b"<title>%d</title><body>" % number for number in range(3)]
+    for page in pages:
+        stream([page], memo=memo)
+    assert [memo.find(page) >= 0 for page in pages] == [False, True, True]
 
 
 # --- Memory ---

@@ -30,7 +30,7 @@ import codecs
 import functools
 import re
 
-__all__ = ["MAX_BODY_TAG", "HTMLInjector", "html_charset"]
+__all__ = ["MAX_BODY_TAG", "BodyTagMemo", "HTMLInjector", "html_charset"]
 
 MAX_BODY_TAG = 16 * 1024
 """The longest body start tag, in bytes from ``<`` to ``>``, that the injector waits for."""
@@ -101,12 +101,60 @@ def _split_marker(data: bytes, pos: int, markers: tuple[bytes, ...]) -> int:
     return len(data)
 
 
+class BodyTagMemo:
+    """Where the snippet went in the first chunk of the last few documents.
+
+    A site sends the same few heads again and again. Where the snippet goes depends only on the
+    bytes up to the end of the body tag: every search above looks at most one byte past a tag
+    name, and that byte is still inside the tag. So a first chunk that starts with the same bytes
+    gets the snippet at the same place, found with one ``startswith`` instead of a scan through
+    the head's comments, scripts and styles.
+    """
+
+    __slots__ = ("_entries", "_size")
+
+    def __init__(self, size: int = 8) -> None:
+        self._entries: list[tuple[bytes, int]] = []
+        self._size = size
+
+    def find(self, chunk: bytes) -> int:
+        """Where the snippet goes in a document's first ``chunk``, or -1 if no entry fits."""
+        for prefix, end in self._entries:
+            if chunk.startswith(prefix):
+                return end
+        return -1
+
+    def add(self, chunk: bytes, end: int) -> None:
+        """Remember that the snippet went at ``end`` in a document's first ``chunk``."""
+        if end <= MAX_MEMO_PREFIX:
+            self._entries.insert(0, (chunk[:end], end))
+            del self._entries[self._size :]
+
+
+MAX_MEMO_PREFIX = 16 * 1024
+"""The longest document start, up to the end of its body tag, that a :class:`BodyTagMemo` keeps."""
+
+
 class HTMLInjector:
-    """Streams an HTML body, inserting ``snippet`` once, right after the opening <body …> tag."""
+    """Streams an HTML body, inserting ``snippet`` once, right after the opening <body …> tag.
 
-    __slots__ = ("_end_tag", "_held", "_injected", "_mode", "_snippet", "_tag_pos", "_tag_state")
+    With a ``memo``, the first chunk is looked up there first, and a body tag found in it is
+    remembered there.
+    """
 
-    def __init__(self, snippet: bytes) -> None:
+    __slots__ = (
+        "_end_tag",
+        "_held",
+        "_injected",
+        "_memo",
+        "_mode",
+        "_snippet",
+        "_tag_pos",
+        "_tag_state",
+    )
+
+    def __init__(self, snippet: bytes, memo: BodyTagMemo | None = None) -> None:
+        self._memo = memo
         self._snippet = snippet
         self._mode = _DATA
         self._held = b""
@@ -128,6 +176,22 @@ class HTMLInjector:
         """
         if self._mode == _PASS:
             return chunk
+        if self._memo is not None:
+            return self._first(chunk, self._memo)
+        return self._scan(chunk)
+
+    def _first(self, chunk: bytes, memo: BodyTagMemo) -> bytes:
+        """``feed`` for the first chunk: the memo's answer, else a scan that is remembered."""
+        end = memo.find(chunk)
+        if end >= 0:
+            self._memo = None
+            return self._insert(chunk, end)
+        try:
+            return self._scan(chunk)
+        finally:
+            self._memo = None
+
+    def _scan(self, chunk: bytes) -> bytes:
         data = self._held + chunk if self._held else chunk
         if self._mode == _BODY_TAG:
             return self._body_tag(data, 0, self._tag_pos)
@@ -167,6 +231,13 @@ class HTMLInjector:
         self._injected = True
         return held + self._snippet
 
+    def _insert(self, data: bytes, end: int) -> bytes:
+        """``data`` with the snippet at ``end``, remembered if ``data`` starts the document."""
+        if self._memo is not None:
+            self._memo.add(data, end)
+        self._mode, self._held, self._injected = _PASS, b"", True
+        return b"".join((data[:end], self._snippet, data[end:]))
+
     def _hold(self, data: bytes, start: int) -> bytes:
         self._held = data[start:]
         return data[:start]
@@ -175,9 +246,7 @@ class HTMLInjector:
         """Look for the end of the body tag at ``data[start:]``, going on at ``data[pos]``."""
         simple = _SIMPLE_BODY_TAG.match(data, start, start + MAX_BODY_TAG)
         if simple is not None and self._tag_state == _BEFORE_NAME:
-            end = simple.end()
-            self._mode, self._held, self._injected = _PASS, b"", True
-            return data[:end] + self._snippet + data[end:]
+            return self._insert(data, simple.end())
         limit = min(len(data), start + MAX_BODY_TAG)
         state = self._tag_state
         while pos < limit:
@@ -187,8 +256,7 @@ class HTMLInjector:
             pos = stop.end()
             state = _next_tag_state(state, data[pos - 1])
             if state == _CLOSED:
-                self._mode, self._held, self._injected = _PASS, b"", True
-                return data[:pos] + self._snippet + data[pos:]
+                return self._insert(data, pos)
         if limit == start + MAX_BODY_TAG:
             self._mode, self._held = _PASS, b""  # too long: as if there were no body tag
             return data

@@ -10,7 +10,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from consent.cookies import ConsentState
 from consent.endpoints import ConsentEndpoints, DecisionEvent
-from consent.html import HTMLInjector, html_charset
+from consent.html import BodyTagMemo, HTMLInjector, html_charset
 from consent.settings import ConsentSettings
 from consent.state import RequestState
 from consent.visitor import Site, Visitor, VisitorLookup, page_path
@@ -53,6 +53,7 @@ class ConsentMiddleware:
             if self.settings.accept_client_hints
             else []
         )
+        self.body_tags = BodyTagMemo()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -168,7 +169,7 @@ class HTMLResponder:
         kept.append((b"vary", self.middleware.merge_vary(app_vary)))
         kept.extend(self.middleware.accept_ch)
         if snippet and self.scope.get("method") != "HEAD":
-            self.injector = HTMLInjector(snippet)
+            self.injector = HTMLInjector(snippet, self.middleware.body_tags)
         return kept
 
     def snippet(self, charset: str, visitor: Visitor, consent: ConsentState) -> bytes:
