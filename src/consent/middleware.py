@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from functools import lru_cache, partial
+from functools import partial
 from typing import Any
 
 from starlette.types import Message, Receive, Scope, Send
 
 from consent.cookies import ConsentState
 from consent.endpoints import ConsentEndpoints, DecisionEvent
-from consent.html import BodyTagMemo, HTMLInjector, html_charset
+from consent.html import BodyTagMemo, HTMLInjector
+from consent.plans import SETS_COOKIES, StartPlans, Verbatim
 from consent.settings import ConsentSettings
 from consent.state import RequestState
 from consent.visitor import Site, Visitor, VisitorLookup, page_path
@@ -47,11 +48,10 @@ class ConsentMiddleware:
         self.prefix_slash = self.prefix + "/"
         self.skip_paths = self.settings.skip_paths
         tokens = _vary_tokens(self.settings, len(self.site.catalog.languages) > 1)
-        self.merge_vary = lru_cache(maxsize=64)(partial(_merge_vary, tokens=tokens))
-        self.accept_ch = (
-            [(b"accept-ch", b"Sec-CH-UA-Full-Version-List")]
-            if self.settings.accept_client_hints
-            else []
+        accept_ch = [(b"accept-ch", b"Sec-CH-UA-Full-Version-List")]
+        self.plans = StartPlans(
+            partial(_merge_vary, tokens=tokens),
+            accept_ch if self.settings.accept_client_hints else [],
         )
         self.body_tags = BodyTagMemo()
 
@@ -108,69 +108,27 @@ class HTMLResponder:
     def start(self, message: Message) -> Message:
         """The start message with refused cookies gone and, for HTML, the headers rewritten."""
         headers: Sequence[Header] = message.get("headers") or ()
-        content_type = None
-        has_cookies = False
-        for name, value in headers:
-            lowered = name.lower()
-            if lowered == b"content-type":
-                content_type = value
-            elif lowered == b"set-cookie":
-                has_cookies = True
-        charset = _html_charset(content_type) if content_type is not None else None
-        rewritable = charset is not None and self.rewritable(message["status"])
-        if not has_cookies and not rewritable:
-            return message
-        visitor, consent = self.lookup()
-        if has_cookies:
+        status = message["status"]
+        plans = self.middleware.plans
+        plan = plans.plan(status, headers)
+        if plan is SETS_COOKIES:
+            _, consent = self.lookup()
             filtered = self.middleware.site.policy.filter_headers(headers, consent.granted)
             if filtered is not None:
                 headers = filtered
-        if charset is not None and rewritable:
-            headers = self.rewrite(headers, charset, visitor, consent)
-        return {**message, "headers": list(headers)}
-
-    def rewritable(self, status: int) -> bool:
-        return (
-            status >= 200
-            and status not in (204, 304)
-            and not (
-                self.middleware.skip_paths
-                and self.scope["path"].startswith(self.middleware.skip_paths)
-            )
-        )
-
-    def rewrite(
-        self, headers: Sequence[Header], charset: str, visitor: Visitor, consent: ConsentState
-    ) -> Sequence[Header]:
-        """Headers for a page that gets the snippet (the injector is then ready), else as is."""
-        kept: list[Header] = []
-        length = app_vary = None
-        etag_at = -1
-        for header in headers:
-            lowered = header[0].lower()
-            if lowered == b"content-length":
-                length = header[1]
-                continue
-            if lowered == b"vary":
-                app_vary = header[1] if app_vary is None else app_vary + b", " + header[1]
-                continue
-            if lowered == b"content-encoding" and header[1].strip().lower() != b"identity":
-                return headers
-            if lowered == b"x-consent-skip":
-                return [(n, v) for n, v in headers if n.lower() != b"x-consent-skip"]
-            if lowered == b"etag":
-                etag_at = len(kept)
-            kept.append(header)
-        snippet = self.snippet(charset, visitor, consent)
-        if snippet and etag_at >= 0 and kept[etag_at][1][:2] != b"W/":
-            kept[etag_at] = (kept[etag_at][0], b"W/" + kept[etag_at][1])
-        if length is not None and length.strip().isdigit():
-            kept.append((b"content-length", b"%d" % (int(length) + len(snippet))))
-        kept.append((b"vary", self.middleware.merge_vary(app_vary)))
-        kept.extend(self.middleware.accept_ch)
+                message = {**message, "headers": list(headers)}
+            plan = plans.page(status, headers)
+        if plan is None or (
+            self.middleware.skip_paths and self.scope["path"].startswith(self.middleware.skip_paths)
+        ):
+            return message
+        if isinstance(plan, Verbatim):
+            return {**message, "headers": plan.headers()}
+        visitor, consent = self.lookup()
+        snippet = self.snippet(plan.charset, visitor, consent)
         if snippet and self.scope.get("method") != "HEAD":
             self.injector = HTMLInjector(snippet, self.middleware.body_tags)
-        return kept
+        return {**message, "headers": plan.headers(len(snippet))}
 
     def snippet(self, charset: str, visitor: Visitor, consent: ConsentState) -> bytes:
         """The bytes to inject for this visitor (empty for bots and when nothing is due)."""
@@ -208,9 +166,6 @@ def _without_send_extensions(scope: Scope) -> Scope:
         return scope
     kept = {name: value for name, value in extensions.items() if name not in _HIDDEN_EXTENSIONS}
     return {**scope, "extensions": kept}
-
-
-_html_charset = lru_cache(maxsize=256)(html_charset)
 
 
 def _vary_tokens(settings: ConsentSettings, several_languages: bool) -> tuple[str, ...]:

@@ -1,0 +1,172 @@
+"""What the middleware does with a start message, worked out once per status and headers.
+
+An application sends the same few start messages again and again: a page's status, its content
+type and length, maybe an ETag or a Vary. :class:`StartPlans` reads such a message's headers once
+and keeps the answer, so that the next identical one costs a dict lookup instead of a pass over
+its headers. Responses whose handling depends on the visitor beyond the snippet's length (those
+that set cookies) or that are rare (an encoded body, an opt-out header, a malformed length) get
+:data:`LOOK_EACH_TIME`, and the responder reads them every time.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from typing import Final
+
+from consent.html import html_charset
+
+Header = tuple[bytes, bytes]
+
+#: The most plans, and final header lists per plan, that are kept (then they start afresh).
+MAX_PLANS = 256
+MAX_FINALS = 64
+#: Start messages whose headers add up to more bytes than this are planned but not kept.
+MAX_KEPT_HEADERS = 8192
+
+
+class SetsCookies(enum.Enum):
+    """The plan of a start message with ``Set-Cookie`` headers: they are filtered for each
+    visitor, then :meth:`StartPlans.page` plans what is left."""
+
+    SETS_COOKIES = "sets cookies"
+
+
+SETS_COOKIES: Final = SetsCookies.SETS_COOKIES
+
+
+class Verbatim:
+    """A page that gets nothing injected: its headers, without ``X-Consent-Skip``."""
+
+    __slots__ = ("_headers",)
+
+    def __init__(self, headers: tuple[Header, ...]) -> None:
+        self._headers = headers
+
+    def headers(self, snippet_length: int = 0) -> list[Header]:
+        return list(self._headers)
+
+
+class PagePlan:
+    """An HTML page's start headers, rewritten for a snippet of a given length.
+
+    The application's headers without Content-Length and Vary are kept in order; then come the
+    new Content-Length, the merged Vary and Accept-CH if asked. A strong ETag becomes weak when
+    something is injected.
+    """
+
+    __slots__ = ("_finals", "_kept", "_length", "_strong_etag_at", "_tail", "charset")
+
+    def __init__(
+        self,
+        charset: str,
+        kept: tuple[Header, ...],
+        length: int | None,
+        strong_etag_at: int,
+        tail: tuple[Header, ...],
+    ) -> None:
+        self.charset = charset
+        self._kept = kept
+        self._length = length
+        self._strong_etag_at = strong_etag_at
+        self._tail = tail
+        self._finals: dict[int, tuple[Header, ...]] = {}
+
+    def headers(self, snippet_length: int) -> list[Header]:
+        """The start headers of this page with a snippet of ``snippet_length`` bytes."""
+        final = self._finals.get(snippet_length)
+        if final is None:
+            if len(self._finals) >= MAX_FINALS:
+                self._finals.clear()
+            final = self._finals[snippet_length] = self._final(snippet_length)
+        return list(final)
+
+    def _final(self, snippet_length: int) -> tuple[Header, ...]:
+        headers = list(self._kept)
+        if snippet_length and self._strong_etag_at >= 0:
+            name, value = headers[self._strong_etag_at]
+            headers[self._strong_etag_at] = (name, b"W/" + value)
+        if self._length is not None:
+            headers.append((b"content-length", b"%d" % (self._length + snippet_length)))
+        headers.extend(self._tail)
+        return tuple(headers)
+
+
+PageOrNot = PagePlan | Verbatim | None
+Plan = PageOrNot | SetsCookies
+
+
+class StartPlans:
+    """Plans by start message: :data:`SETS_COOKIES`, else what :meth:`page` says."""
+
+    def __init__(self, merge_vary: Callable[[bytes | None], bytes], extra: Sequence[Header]):
+        self._merge_vary = merge_vary
+        self._extra = tuple(extra)
+        self._plans: dict[tuple[object, ...], Plan] = {}
+
+    def plan(self, status: int, headers: Sequence[Header]) -> Plan:
+        """The plan for a start message with ``status`` and ``headers``."""
+        try:
+            key = (status, *headers)
+            return self._plans[key]
+        except KeyError:
+            pass
+        except TypeError:  # header pairs that are lists: not hashable, not kept
+            return self._make(status, headers)
+        plan = self._make(status, headers)
+        if sum(len(name) + len(value) for name, value in headers) <= MAX_KEPT_HEADERS:
+            if len(self._plans) >= MAX_PLANS:
+                self._plans.clear()
+            self._plans[key] = plan
+        return plan
+
+    def _make(self, status: int, headers: Sequence[Header]) -> Plan:
+        for name, _ in headers:
+            if name.lower() == b"set-cookie":
+                return SETS_COOKIES
+        return self.page(status, headers)
+
+    def page(self, status: int, headers: Sequence[Header]) -> PageOrNot:
+        """How a response is rewritten, its cookies aside.
+
+        None when it is not a page to inject into: not HTML in an ASCII-compatible charset,
+        a status without a body, or an encoded body. :class:`Verbatim` when the application
+        opted out with ``X-Consent-Skip``. A :class:`PagePlan` otherwise.
+        """
+        content_type = length = app_vary = None
+        kept: list[Header] = []
+        etag_at = -1
+        opted_out = encoded = False
+        for name, value in headers:
+            lowered = name.lower()
+            if lowered == b"content-length":
+                length = value
+                continue
+            if lowered == b"vary":
+                app_vary = value if app_vary is None else app_vary + b", " + value
+                continue
+            if lowered == b"content-type":
+                content_type = value
+            elif lowered == b"etag":
+                etag_at = len(kept)
+            elif lowered == b"x-consent-skip":
+                opted_out = True
+                continue
+            elif lowered == b"content-encoding" and value.strip().lower() != b"identity":
+                encoded = True
+            kept.append((name, value))
+        charset = html_charset(content_type) if content_type is not None else None
+        if charset is None or status < 200 or status in (204, 304):
+            return None
+        if opted_out:
+            return Verbatim(tuple(h for h in headers if h[0].lower() != b"x-consent-skip"))
+        if encoded:
+            return None
+        strong_etag_at = etag_at if etag_at >= 0 and kept[etag_at][1][:2] != b"W/" else -1
+        return PagePlan(
+            charset,
+            tuple(kept),
+            int(length) if length is not None and length.strip().isdigit() else None,
+            strong_etag_at,
+            ((b"vary", self._merge_vary(app_vary)), *self._extra),
+        )

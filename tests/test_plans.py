@@ -1,0 +1,120 @@
+"""StartPlans: a start message's rewrite, worked out once and kept per status and headers."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from consent import plans
+from consent.plans import SETS_COOKIES, PagePlan, StartPlans, Verbatim
+
+HTML = (b"content-type", b"text/html; charset=utf-8")
+TAIL = [(b"vary", b"Cookie"), (b"accept-ch", b"Sec-CH-UA-Full-Version-List")]
+
+
+def make_plans() -> StartPlans:
+    return StartPlans(
+        lambda app_vary: b"Cookie" if app_vary is None else app_vary + b", Cookie", TAIL[1:]
+    )
+
+
+def fresh(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Equal headers in new objects, as a server's next response has them."""
+    return [(bytes(bytearray(name)), bytes(bytearray(value))) for name, value in headers]
+
+
+def test_a_page_gets_its_length_and_vary_rewritten() -> None:
+    plan = make_plans().plan(200, [(b"content-length", b"10"), HTML, (b"etag", b'"x"')])
+    assert isinstance(plan, PagePlan) and plan.charset == "utf-8"
+    assert plan.headers(5) == [HTML, (b"etag", b'W/"x"'), (b"content-length", b"15"), *TAIL]
+    assert plan.headers(0) == [HTML, (b"etag", b'"x"'), (b"content-length", b"10"), *TAIL]
+
+
+def test_equal_start_messages_share_one_plan() -> None:
+    start_plans = make_plans()
+    headers = [(b"content-length", b"10"), HTML]
+    first = start_plans.plan(200, headers)
+    assert start_plans.plan(200, fresh(headers)) is first
+    assert start_plans.plan(404, fresh(headers)) is not first
+    assert start_plans.plan(200, [(b"content-length", b"11"), HTML]) is not first
+
+
+def test_each_call_gets_its_own_header_list() -> None:
+    plan = make_plans().plan(200, [HTML])
+    assert isinstance(plan, PagePlan)
+    plan.headers(3).append((b"x-mine", b"1"))
+    assert plan.headers(3) == [HTML, *TAIL]
+
+
+def test_what_is_not_a_page_to_inject_into() -> None:
+    start_plans = make_plans()
+    assert start_plans.plan(200, [(b"content-type", b"application/json")]) is None
+    assert start_plans.plan(204, [HTML]) is None
+    assert start_plans.plan(200, [HTML, (b"content-encoding", b"gzip")]) is None
+    assert start_plans.plan(200, [HTML, (b"set-cookie", b"a=1")]) is SETS_COOKIES
+
+
+def test_the_opt_out_header_is_removed_whatever_else_the_page_says() -> None:
+    for extra in ([], [(b"content-encoding", b"br")]):
+        plan = make_plans().plan(200, [HTML, (b"X-Consent-Skip", b"1"), *extra])
+        assert isinstance(plan, Verbatim) and plan.headers() == [HTML, *extra]
+
+
+def test_unhashable_and_large_headers_are_planned_but_not_kept() -> None:
+    start_plans = make_plans()
+    as_lists = start_plans.plan(200, [[b"content-type", b"text/html"]])  # type: ignore[list-item]
+    assert isinstance(as_lists, PagePlan)
+    large = [HTML, (b"content-security-policy", b"x" * plans.MAX_KEPT_HEADERS)]
+    assert isinstance(start_plans.plan(200, large), PagePlan)
+    assert start_plans.plan(200, large) is not start_plans.plan(200, large)
+
+
+def test_plans_are_bounded() -> None:
+    start_plans = make_plans()
+    for number in range(plans.MAX_PLANS * 2 + 1):
+        start_plans.plan(200, [HTML, (b"x-request-id", b"%d" % number)])
+        assert len(start_plans._plans) <= plans.MAX_PLANS
+    page = start_plans.plan(200, [HTML])
+    assert isinstance(page, PagePlan)
+    for length in range(plans.MAX_FINALS * 2 + 1):
+        page.headers(length)
+        assert len(page._finals) <= plans.MAX_FINALS
+
+
+headers_pool = st.sampled_from(
+    [
+        HTML,
+        (b"Content-Type", b"text/html; charset=latin-1"),
+        (b"content-type", b"application/json"),
+        (b"content-length", b"20"),
+        (b"content-length", b"twenty"),
+        (b"vary", b"Accept-Encoding"),
+        (b"etag", b'"v1"'),
+        (b"etag", b'W/"v1"'),
+        (b"content-encoding", b"identity"),
+        (b"content-encoding", b"gzip"),
+        (b"x-consent-skip", b"1"),
+        (b"set-cookie", b"_ga=1"),
+        (b"x-other", b"1"),
+    ]
+)
+
+
+@given(
+    headers=st.lists(headers_pool, max_size=6),
+    status=st.sampled_from([200, 204, 304, 404]),
+    snippet_length=st.integers(0, 3),
+)
+def test_a_kept_plan_answers_as_a_new_one(
+    headers: list[tuple[bytes, bytes]], status: int, snippet_length: int
+) -> None:
+    start_plans = make_plans()
+    first = start_plans.plan(status, headers)
+    kept = start_plans.plan(status, fresh(headers))
+    new = make_plans().plan(status, fresh(headers))
+    assert kept is first
+    if isinstance(new, (PagePlan, Verbatim)):
+        assert isinstance(kept, type(new))
+        assert kept.headers(snippet_length) == new.headers(snippet_length)
+    else:
+        assert kept is new
