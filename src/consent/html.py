@@ -30,7 +30,7 @@ import codecs
 import functools
 import re
 
-__all__ = ["MAX_BODY_TAG", "BodyTagMemo", "HTMLInjector", "html_charset"]
+__all__ = ["MAX_BODY_TAG", "BodyTagMemo", "HTMLInjector", "html_charset", "insert_snippet"]
 
 MAX_BODY_TAG = 16 * 1024
 """The longest body start tag, in bytes from ``<`` to ``>``, that the injector waits for."""
@@ -262,6 +262,15 @@ class HTMLInjector:
             return data
         self._tag_state, self._tag_pos = state, pos - start
         return self._hold(data, start)
+
+
+def insert_snippet(document: bytes, snippet: bytes, memo: BodyTagMemo) -> bytes:
+    """A whole document with ``snippet`` in it, as :class:`HTMLInjector` would put it."""
+    end = memo.find(document)
+    if end >= 0:
+        return b"".join((document[:end], snippet, document[end:]))
+    injector = HTMLInjector(snippet, memo)
+    return injector.feed(document) + injector.finish()
 
 
 _ASCII = bytes(range(128))

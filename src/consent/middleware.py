@@ -10,11 +10,11 @@ from starlette.types import Message, Receive, Scope, Send
 
 from consent.cookies import ConsentState
 from consent.endpoints import ConsentEndpoints, DecisionEvent
-from consent.html import BodyTagMemo, HTMLInjector
+from consent.html import BodyTagMemo, HTMLInjector, insert_snippet
 from consent.plans import SETS_COOKIES, StartPlans, Verbatim
 from consent.settings import ConsentSettings
 from consent.state import RequestState
-from consent.visitor import Site, Visitor, VisitorLookup, page_path
+from consent.visitor import Site, Visitor, VisitorLookup
 
 Header = tuple[bytes, bytes]
 #: Any ASGI application; typed loosely so that every framework's own ASGI types are accepted.
@@ -80,12 +80,13 @@ class HTMLResponder:
     ``consent`` or ``browser`` from the state, a response that sets cookies, or an HTML page.
     """
 
-    __slots__ = ("downstream", "injector", "lookup", "middleware", "scope")
+    __slots__ = ("downstream", "injector", "lookup", "middleware", "scope", "to_inject")
 
     def __init__(self, middleware: ConsentMiddleware, scope: Scope, send: Send) -> None:
         self.middleware = middleware
         self.downstream = send
-        self.injector: HTMLInjector | None = None
+        self.to_inject: bytes | None = None  # the snippet, until it is in the body
+        self.injector: HTMLInjector | None = None  # for a body in several messages
         self.lookup = VisitorLookup(middleware.site, scope.get("headers"))
         self.scope = _without_send_extensions(scope) if "extensions" in scope else scope
         origin = scope.get("state")
@@ -96,14 +97,26 @@ class HTMLResponder:
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             message = self.start(message)
-        elif self.injector is not None and message["type"] == "http.response.body":
-            body = self.injector.feed(message.get("body", b""))
-            more_body = message.get("more_body", False)
-            if not more_body:
-                body += self.injector.finish()
-                self.injector = None
-            message = {"type": "http.response.body", "body": body, "more_body": more_body}
+        elif self.to_inject is not None and message["type"] == "http.response.body":
+            message = self.inject(message, self.to_inject)
         await self.downstream(message)
+
+    def inject(self, message: Message, snippet: bytes) -> Message:
+        """The body message with the snippet in it, or with what may be sent so far."""
+        body = message.get("body", b"")
+        more_body = message.get("more_body", False)
+        injector = self.injector
+        if injector is None:
+            if not more_body:  # the whole body in one message, as most responses send it
+                self.to_inject = None
+                body = insert_snippet(body, snippet, self.middleware.body_tags)
+                return {"type": "http.response.body", "body": body, "more_body": False}
+            injector = self.injector = HTMLInjector(snippet, self.middleware.body_tags)
+        body = injector.feed(body)
+        if not more_body:
+            body += injector.finish()
+            self.to_inject = self.injector = None
+        return {"type": "http.response.body", "body": body, "more_body": more_body}
 
     def start(self, message: Message) -> Message:
         """The start message with refused cookies gone and, for HTML, the headers rewritten."""
@@ -127,7 +140,7 @@ class HTMLResponder:
         visitor, consent = self.lookup()
         snippet = self.snippet(plan.charset, visitor, consent)
         if snippet and self.scope.get("method") != "HEAD":
-            self.injector = HTMLInjector(snippet, self.middleware.body_tags)
+            self.to_inject = snippet
         return {**message, "headers": plan.headers(len(snippet))}
 
     def snippet(self, charset: str, visitor: Visitor, consent: ConsentState) -> bytes:
@@ -135,9 +148,14 @@ class HTMLResponder:
         template = visitor.template(consent, charset)
         if template is None:
             return b""
-        nonce = self.scope["state"].get("csp_nonce")
+        scope = self.scope
+        nonce = scope["state"].get("csp_nonce")
         return self.middleware.site.renderer.fill(
-            template, page_path(self.scope), nonce if isinstance(nonce, str) else None
+            template,
+            scope.get("raw_path"),
+            scope.get("path", "/"),
+            scope.get("query_string"),
+            nonce if isinstance(nonce, str) else None,
         )
 
 

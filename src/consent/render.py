@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any
+from urllib.parse import quote
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
 from markupsafe import escape
@@ -56,6 +57,21 @@ class Snippet:
         return value.join([part.replace(_NONCE_BYTES, attribute) for part in self._parts])
 
 
+def next_path(raw_path: bytes | None, path: str, query: bytes | None) -> str:
+    """The path and query the browser asked for, as the forms' ``next``, from a scope's
+    ``raw_path``, ``path`` and ``query_string``."""
+    path = raw_path.decode("latin-1") if raw_path else quote(path)
+    return f"{path}?{query.decode('latin-1')}" if query else path
+
+
+def _fill(
+    snippet: Snippet, raw_path: bytes | None, path: str, query: bytes | None, nonce: str | None
+) -> bytes:
+    """``snippet`` filled for the page with this scope's ``raw_path``, ``path`` and
+    ``query_string``: the cache key is the scope's own values, decoded only when missed."""
+    return snippet.fill(next_path(raw_path, path, query), nonce)
+
+
 def load_assets() -> dict[str, Asset]:
     folder = resources.files("consent").joinpath("ui", "static")
     types = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
@@ -89,8 +105,8 @@ class Renderer:
         self.environment.globals["static_url"] = self.static_url
         self._rules = {key: parse_rule(rule) for key, rule in settings.browsers.items()}
         self.snippet = lru_cache(maxsize=512)(self._snippet)
-        #: Filled snippets by (snippet, page path, nonce): most requests are for a few pages.
-        self.fill = lru_cache(maxsize=512)(Snippet.fill)
+        #: Filled snippets by snippet, page and nonce: most requests are for a few pages.
+        self.fill = lru_cache(maxsize=512)(_fill)
 
     def static_url(self, name: str) -> str:
         return f"{self.settings.prefix}/static/{name}?v={self.assets[name].etag}"

@@ -6,12 +6,12 @@
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Any
-from urllib.parse import quote
 
 from starlette.requests import cookie_parser
 from starlette.types import Scope
@@ -20,24 +20,31 @@ from consent.browsers import BrowserClassifier, BrowserInfo
 from consent.cookies import ConsentCodec, ConsentState
 from consent.enforce import CookiePolicy
 from consent.i18n import Catalog
-from consent.render import Renderer, Snippet
+from consent.render import Renderer, Snippet, next_path
 from consent.settings import ConsentSettings
 
 _LOCALHOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 
 
-#: The request headers a visitor is judged by, when a header name is repeated (``_repeated``).
-_WANTED = {
-    b"cookie": 0,
-    b"user-agent": 1,
-    b"accept-language": 2,
-    b"host": 3,
-    b"sec-gpc": 4,
-    b"sec-ch-ua-full-version-list": 5,
-    b"sec-ch-ua": 6,
-}
+#: The request headers a visitor is judged by, in the order ``Site.visitor_by_headers`` reads
+#: them, each with its value when the request has none.
+_JUDGED = dict.fromkeys(
+    (
+        b"cookie",
+        b"user-agent",
+        b"accept-language",
+        b"host",
+        b"sec-gpc",
+        b"sec-ch-ua-full-version-list",
+        b"sec-ch-ua",
+    ),
+    b"",
+)
+_judged = operator.itemgetter(*_JUDGED)
+_ABSENT = tuple(_JUDGED.values())
+Judged = tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes]
 #: Visitors whose judged headers add up to more bytes than this are not cached (memory bound).
-_CACHED_HEADERS = 2048
+_CACHED_HEADERS = 4096
 
 
 class Visitor:
@@ -144,10 +151,7 @@ class Visitor:
 
 def page_path(scope: Scope) -> str:
     """The path and query the browser asked for, as the forms' ``next``."""
-    raw_path = scope.get("raw_path")
-    path = raw_path.decode("latin-1") if raw_path else quote(scope.get("path", "/"))
-    query = scope.get("query_string", b"")
-    return f"{path}?{query.decode('latin-1')}" if query else path
+    return next_path(scope.get("raw_path"), scope.get("path", "/"), scope.get("query_string"))
 
 
 def secure_cookies(scope: Scope, settings: ConsentSettings, host: bytes) -> bool:
@@ -178,9 +182,7 @@ class Site:
         self.catalog = Catalog(self.settings)
         self.renderer = Renderer(self.settings, self.catalog)
 
-        self._cached_visitor = lru_cache(maxsize=self.settings.consent_cache_size)(
-            partial(Visitor, self)
-        )
+        self._cached_visitor = lru_cache(maxsize=self.settings.consent_cache_size)(self._visitor)
 
     def visitor(self, scope: Scope) -> Visitor:
         """The visitor a request's headers describe (cached whole when they are short)."""
@@ -192,22 +194,16 @@ class Site:
             headers = list(headers)
         by_name = dict(headers)
         if len(by_name) == len(headers):
-            get = by_name.get
-            cookie_header = get(b"cookie", b"")
-            user_agent = get(b"user-agent", b"")
-            accept_language = get(b"accept-language", b"")
-            host = get(b"host", b"")
-            gpc = get(b"sec-gpc")
-            hints = get(b"sec-ch-ua-full-version-list")
-            if hints is None:
-                hints = get(b"sec-ch-ua")
+            judged = tuple(map(by_name.get, _JUDGED, _ABSENT))
         else:
-            cookie_header, user_agent, accept_language, host, gpc, hints = _repeated(headers)
-        size = len(cookie_header) + len(user_agent) + len(accept_language) + len(host)
-        if size <= _CACHED_HEADERS and (hints is None or len(hints) <= _CACHED_HEADERS):
-            return self._cached_visitor(
-                cookie_header, user_agent, accept_language, host, gpc, hints
-            )
+            judged = _repeated(headers)
+        if sum(map(len, judged)) <= _CACHED_HEADERS:
+            return self._cached_visitor(judged)
+        return self._visitor(judged)
+
+    def _visitor(self, judged: Judged) -> Visitor:
+        cookie_header, user_agent, accept_language, host, gpc, full_version_list, brands = judged
+        hints = full_version_list or brands or None
         return Visitor(self, cookie_header, user_agent, accept_language, host, gpc, hints)
 
 
@@ -239,20 +235,17 @@ class VisitorLookup:
         return consent, visitor.browser
 
 
-def _repeated(headers: Any) -> tuple[bytes, bytes, bytes, bytes, bytes | None, bytes | None]:
+def _repeated(headers: Any) -> Judged:
     """The judged header values when some header name comes more than once: HTTP/2 may split
     the Cookie header, whose parts are joined again; for the others the last one wins."""
-    found: list[Any] = [b"", b"", b"", b"", None, None, None]
+    found = dict(_JUDGED)
     for name, value in headers:
-        slot = _WANTED.get(name)
-        if slot is not None:
-            if slot == 0 and found[0]:
-                found[0] = found[0] + b"; " + value
+        if name in found:
+            if name == b"cookie" and found[name]:
+                found[name] = found[name] + b"; " + value
             else:
-                found[slot] = value
-    cookie_header, user_agent, accept_language, host, gpc, full_version_list, brands = found
-    hints = full_version_list if full_version_list is not None else brands
-    return cookie_header, user_agent, accept_language, host, gpc, hints
+                found[name] = value
+    return _judged(found)  # type: ignore[no-any-return]
 
 
 def _cookie_reader(name: str) -> Callable[[bytes], bytes | None]:
