@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consent import html
-from consent.html import MAX_BODY_TAG, BodyTagMemo, HTMLInjector, html_charset
+from consent.html import MAX_BODY_TAG, BodyTagMemo, HTMLInjector, html_charset, insert_snippet
 
 SNIPPET = b"<div id=consent></div>"
 
@@ -391,6 +391,8 @@ def test_a_memo_of_earlier_documents_changes_nothing(
     points = data.draw(st.lists(st.integers(0, len(document)), max_size=3))
     assert stream(split(document, points), memo=memo) == reference(document)
     assert stream([document], memo=memo) == reference(document)
+    assert insert_snippet(document, SNIPPET, memo) == reference(document)
+    assert insert_snippet(document, SNIPPET, BodyTagMemo()) == reference(document)
 
 
 def test_the_memo_remembers_the_first_chunk_only() -> None:
