@@ -226,7 +226,7 @@ def steps(
 
     def start() -> Callable[[], Any]:
         responder = mw.HTMLResponder(consent, dict(scope), _sink)
-        responder.lookup()
+        responder.lookup.visit()
         return lambda: responder.start(dict(start_message))
 
     step("HTMLResponder.start(message) [headers, snippet]", start)
@@ -242,14 +242,14 @@ def steps(
 
         def snippet() -> Callable[[], Any]:
             responder = mw.HTMLResponder(consent, dict(scope), _sink)
-            return lambda: responder.snippet("utf-8", *responder.lookup())
+            return lambda: responder.snippet("utf-8", *responder.lookup.visit())
 
         step("  HTMLResponder.snippet('utf-8') [render cache + fill]", snippet)
         step("  page_path(scope)", lambda: lambda: page_path(scope))
 
         def inject() -> Callable[[], Any]:
             responder = mw.HTMLResponder(consent, dict(scope), _sink)
-            piece = responder.snippet("utf-8", *responder.lookup())
+            piece = responder.snippet("utf-8", *responder.lookup.visit())
 
             def run() -> bytes:
                 injector = HTMLInjector(piece)
@@ -261,7 +261,7 @@ def steps(
 
         def insert() -> Callable[[], Any]:
             responder = mw.HTMLResponder(consent, dict(scope), _sink)
-            piece = responder.snippet("utf-8", *responder.lookup())
+            piece = responder.snippet("utf-8", *responder.lookup.visit())
             memo = BodyTagMemo()
             insert_snippet(body, piece, memo)
             return lambda: insert_snippet(body, piece, memo)

@@ -45,7 +45,7 @@ class ConsentMiddleware:
         self.site = Site(self.settings)
         self.endpoints = ConsentEndpoints(self.site, on_decision)
         self.prefix = self.settings.prefix
-        self.prefix_slash = self.prefix + "/"
+        self.after_prefix = len(self.prefix)
         self.skip_paths = self.settings.skip_paths
         tokens = _vary_tokens(self.settings, len(self.site.catalog.languages) > 1)
         accept_ch = [(b"accept-ch", b"Sec-CH-UA-Full-Version-List")]
@@ -58,7 +58,9 @@ class ConsentMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
-            if path == self.prefix or path.startswith(self.prefix_slash):
+            if path.startswith(self.prefix) and (
+                path == self.prefix or path[self.after_prefix] == "/"
+            ):
                 await self.endpoints(scope, receive, send)
                 return
             responder = HTMLResponder(self, scope, send)
@@ -92,7 +94,7 @@ class HTMLResponder:
         origin = scope.get("state")
         if origin is None:
             origin = {}
-        scope["state"] = self.scope["state"] = RequestState(origin, self.lookup.published)
+        scope["state"] = self.scope["state"] = RequestState(origin, self.lookup)
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -125,7 +127,7 @@ class HTMLResponder:
         plans = self.middleware.plans
         plan = plans.plan(status, headers)
         if plan is SETS_COOKIES:
-            _, consent = self.lookup()
+            _, consent = self.lookup.visit()
             filtered = self.middleware.site.policy.filter_headers(headers, consent.granted)
             if filtered is not None:
                 headers = filtered
@@ -137,7 +139,7 @@ class HTMLResponder:
             return message
         if isinstance(plan, Verbatim):
             return {**message, "headers": plan.headers()}
-        visitor, consent = self.lookup()
+        visitor, consent = self.lookup.visit()
         snippet = self.snippet(plan.charset, visitor, consent)
         if snippet and self.scope.get("method") != "HEAD":
             self.to_inject = snippet

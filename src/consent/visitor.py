@@ -223,15 +223,16 @@ class VisitorLookup:
         self._headers = headers
         self._found: tuple[Visitor, ConsentState] | None = None
 
-    def __call__(self) -> tuple[Visitor, ConsentState]:
+    def visit(self) -> tuple[Visitor, ConsentState]:
+        """The visitor and their consent."""
         if self._found is None:
             visitor = self._site.visitor_by_headers(self._headers or ())
             self._found = visitor, visitor.consent
         return self._found
 
-    def published(self) -> tuple[ConsentState, BrowserInfo]:
+    def __call__(self) -> tuple[ConsentState, BrowserInfo]:
         """What the request state's ``consent`` and ``browser`` items hold."""
-        visitor, consent = self()
+        visitor, consent = self.visit()
         return consent, visitor.browser
 
 
