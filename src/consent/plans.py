@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Final
 
 from consent.html import html_charset
 
 Header = tuple[bytes, bytes]
+
+_html_charset = lru_cache(maxsize=256)(html_charset)
 
 #: The most plans, and final header lists per plan, that are kept (then they start afresh).
 MAX_PLANS = 256
@@ -100,7 +103,8 @@ class StartPlans:
     """Plans by start message: :data:`SETS_COOKIES`, else what :meth:`page` says."""
 
     def __init__(self, merge_vary: Callable[[bytes | None], bytes], extra: Sequence[Header]):
-        self._merge_vary = merge_vary
+        # Pages that set cookies are planned on every response: their parts are cached instead.
+        self._merge_vary = lru_cache(maxsize=64)(merge_vary)
         self._extra = tuple(extra)
         self._plans: dict[tuple[object, ...], Plan] = {}
 
@@ -155,7 +159,7 @@ class StartPlans:
             elif lowered == b"content-encoding" and value.strip().lower() != b"identity":
                 encoded = True
             kept.append((name, value))
-        charset = html_charset(content_type) if content_type is not None else None
+        charset = _html_charset(content_type) if content_type is not None else None
         if charset is None or status < 200 or status in (204, 304):
             return None
         if opted_out:
