@@ -186,6 +186,10 @@ class HTMLInjector:
         if end >= 0:
             self._memo = None
             return self._insert(chunk, end)
+        return self._scan_first(chunk)
+
+    def _scan_first(self, chunk: bytes) -> bytes:
+        """Scan the first chunk, remembering where the body tag ended, then drop the memo."""
         try:
             return self._scan(chunk)
         finally:
@@ -236,7 +240,7 @@ class HTMLInjector:
         if self._memo is not None:
             self._memo.add(data, end)
         self._mode, self._held, self._injected = _PASS, b"", True
-        return b"".join((data[:end], self._snippet, data[end:]))
+        return _spliced(data, end, self._snippet)
 
     def _hold(self, data: bytes, start: int) -> bytes:
         self._held = data[start:]
@@ -268,9 +272,13 @@ def insert_snippet(document: bytes, snippet: bytes, memo: BodyTagMemo) -> bytes:
     """A whole document with ``snippet`` in it, as :class:`HTMLInjector` would put it."""
     end = memo.find(document)
     if end >= 0:
-        return b"".join((document[:end], snippet, document[end:]))
+        return _spliced(document, end, snippet)
     injector = HTMLInjector(snippet, memo)
-    return injector.feed(document) + injector.finish()
+    return injector._scan_first(document) + injector.finish()
+
+
+def _spliced(data: bytes, end: int, snippet: bytes) -> bytes:
+    return b"".join((data[:end], snippet, data[end:]))
 
 
 _ASCII = bytes(range(128))
