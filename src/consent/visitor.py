@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,7 +39,6 @@ _JUDGED = dict.fromkeys(
     ),
     b"",
 )
-_judged = operator.itemgetter(*_JUDGED)
 _ABSENT = tuple(_JUDGED.values())
 Judged = tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes]
 #: Visitors whose judged headers add up to more bytes than this are not cached (memory bound).
@@ -246,7 +244,7 @@ def _repeated(headers: Any) -> Judged:
                 found[name] = found[name] + b"; " + value
             else:
                 found[name] = value
-    return _judged(found)  # type: ignore[no-any-return]
+    return tuple(found.values())  # type: ignore[return-value]  # _JUDGED's order and length
 
 
 def _cookie_reader(name: str) -> Callable[[bytes], bytes | None]:
