@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consent.cookies import MAX_COOKIE_LENGTH, ConsentCodec
+from consent.visitor import _cookie_reader
 from tests.support import make_settings
 
 ALL = frozenset({"analytics", "marketing"})
@@ -181,3 +184,56 @@ def test_one_changed_character_never_changes_the_decision(position: int, replace
         assert index == len(value) - 1 or changed == value
         assert state.granted == {"necessary", "analytics"}
         assert state.consent_id == record.consent_id
+
+
+# --- reading one cookie out of a raw Cookie header --------------------------------------------
+
+
+def _reference_reader(name: str) -> Callable[[bytes], bytes | None]:
+    """The definition the reader follows, as one regular expression."""
+    pattern = re.compile(rb"(?:^|;)[ \t]*" + re.escape(name.encode("latin-1")) + rb"=([^;]*)")
+
+    def read(header: bytes) -> bytes | None:
+        found = pattern.search(header)
+        return found[1].strip(b' \t"') if found else None
+
+    return read
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (b"consent=abc", b"abc"),
+        (b"a=1; consent=abc; b=2", b"abc"),
+        (b"a=1;consent=abc", b"abc"),
+        (b'a=1; \t consent="abc" ', b"abc"),
+        (b"xconsent=1; consent=2", b"2"),
+        (b"a=consent=1; consent=2", b"2"),
+        (b"consent=1; consent=2", b"1"),
+        (b"consent=", b""),
+        (b"a=1 consent=2", None),
+        (b"consents=1", None),
+        (b"", None),
+    ],
+)
+def test_cookie_reader_finds_the_first_cookie_of_that_name(
+    header: bytes, expected: bytes | None
+) -> None:
+    assert _cookie_reader("consent")(header) == expected
+    assert _reference_reader("consent")(header) == expected
+
+
+_COOKIE_PIECES = st.sampled_from(
+    [b"consent", b"consent=", b"=", b";", b"; ", b" ", b"\t", b'"', b"a", b"x=1", b"\xff"]
+)
+
+
+@given(st.lists(_COOKIE_PIECES, max_size=24).map(b"".join))
+@settings(max_examples=400, deadline=None)
+def test_cookie_reader_agrees_with_its_regular_expression(header: bytes) -> None:
+    assert _cookie_reader("consent")(header) == _reference_reader("consent")(header)
+
+
+def test_cookie_reader_skips_near_misses_to_the_real_cookie() -> None:
+    header = (b"  xconsent=" * 2000) + b"; consent=found"
+    assert _cookie_reader("consent")(header) == b"found"

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -250,14 +249,29 @@ def _repeated(headers: Any) -> Judged:
 def _cookie_reader(name: str) -> Callable[[bytes], bytes | None]:
     """A function that finds one cookie's value in a raw ``Cookie`` header.
 
-    The hot path needs one cookie, not all of them: a compiled search over the raw bytes costs
-    a fraction of parsing the header into a dict. The first occurrence wins, as RFC 6265 orders
-    the most specific cookie first.
+    The hot path needs one cookie, not all of them. The value is that of the first ``name=``
+    that starts the header or follows a ``;`` (and spaces or tabs), up to the next ``;``, with
+    spaces, tabs and quotes stripped; the first occurrence wins, as RFC 6265 orders the most
+    specific cookie first. ``bytes.find`` skips to each candidate: a regular expression that
+    starts with ``(?:^|;)`` has no literal prefix to search for, and costs several times more.
     """
-    pattern = re.compile(rb"(?:^|;)[ \t]*" + re.escape(name.encode("latin-1")) + rb"=([^;]*)")
+    needle = name.encode("latin-1") + b"="
 
     def read(header: bytes) -> bytes | None:
-        found = pattern.search(header)
-        return found[1].strip(b' \t"') if found else None
+        at = header.find(needle)
+        while at >= 0:
+            before = at
+            while before and header[before - 1] in _COOKIE_SPACE:
+                before -= 1
+            if before == 0 or header[before - 1] == _SEMICOLON:
+                start = at + len(needle)
+                end = header.find(b";", start)
+                return header[start : end if end >= 0 else len(header)].strip(b' \t"')
+            at = header.find(needle, at + 1)
+        return None
 
     return read
+
+
+_COOKIE_SPACE = frozenset(b" \t")
+_SEMICOLON = ord(";")
