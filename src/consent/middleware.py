@@ -151,7 +151,9 @@ class HTMLResponder:
         if template is None:
             return b""
         scope = self.scope
-        nonce = scope["state"].get("csp_nonce")
+        state = scope["state"]
+        # dict.get reads the item as stored, without RequestState's lazy-lookup checks.
+        nonce = dict.get(state, "csp_nonce") if isinstance(state, dict) else state.get("csp_nonce")
         return self.middleware.site.renderer.fill(
             template,
             scope.get("raw_path"),
