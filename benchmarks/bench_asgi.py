@@ -220,6 +220,13 @@ def scenarios(
         agent, hints = generated.next()
         return http_scope("/", browser_headers(agent, decided, hints))
 
+    consent_value = decided.rsplit("consent=", 1)[1]
+
+    def analytics_changed(i: int) -> dict[str, Any]:
+        # An analytics script rewrites its cookie's timestamp on every page view.
+        cookie = f"_ga_XYZ123=GS1.1.1717171717.4.1.{1717172000 + i}.0.0.0; consent={consent_value}"
+        return http_scope("/", browser_headers(CHROME_UA, cookie))
+
     chosen: list[Scenario] = [
         Scenario("bare_html", "bare Starlette, HTML page", bare, fixed("/", decided), "html"),
         Scenario("noop_html", "no-op middleware, HTML", noop, fixed("/", decided), "html"),
@@ -230,6 +237,13 @@ def scenarios(
             "Consent, undecided (banner)",
             consent,
             fixed("/", undecided),
+            "html",
+        ),
+        Scenario(
+            "consent_churn",
+            "Consent, decided, new analytics cookie each",
+            consent,
+            analytics_changed,
             "html",
         ),
         Scenario("consent_new_ua", "Consent, new Chrome UA each", consent, new_generated, "html"),

@@ -16,6 +16,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from consent import ConsentMiddleware
+from consent.visitor import cookie_header, request_cookies
 from tests.support import (
     CHROME,
     GOOGLEBOT,
@@ -226,6 +227,33 @@ def test_split_cookie_headers_are_joined(as_tuple: bool) -> None:
     _, body = call(middleware(raw_app(HTML, [PAGE.encode()])), scope)
     assert b'id="consent-banner"' not in body
     assert b'id="consent-settings-control"' in body
+
+
+def test_a_visitor_is_cached_by_our_cookies_not_the_whole_cookie_header() -> None:
+    """Analytics scripts rewrite their cookies on every page: a returning visitor whose other
+    cookies changed is still the same visitor, and still one cache lookup."""
+    app = middleware(raw_app(HTML, [PAGE.encode()]))
+    decided = consent_cookie()
+    seen = []
+    for visit in range(3):
+        cookies = f"_ga_XYZ=GS1.1.1717171717.4.1.{1717172000 + visit}.0.0.0; {decided}"
+        visitor = app.site.visitor(http_scope(headers={"user-agent": CHROME, "cookie": cookies}))
+        seen.append(visitor)
+        assert visitor.consent.decided
+    assert seen[0] is seen[1] is seen[2]
+    undecided = app.site.visitor(http_scope(headers={"user-agent": CHROME, "cookie": "_ga=1"}))
+    assert not undecided.consent.decided
+    dismissed = app.site.visitor(
+        http_scope(headers={"user-agent": CHROME, "cookie": f"{decided}; consent_browser_notice=1"})
+    )
+    assert dismissed is not seen[0] and dismissed.notice_dismissed
+
+
+def test_cookie_header_parts_are_joined_for_every_reader() -> None:
+    parts = [(b"cookie", b"a=1"), (b"user-agent", b"x"), (b"cookie", b""), (b"cookie", b"b=2")]
+    assert cookie_header(parts) == b"a=1; b=2"
+    assert request_cookies({"headers": parts}) == {"a": "1", "b": "2"}
+    assert request_cookies({"headers": []}) == {}
 
 
 def test_last_repeated_user_agent_is_judged() -> None:

@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.types import Receive, Scope, Send
 
 from consent.cookies import ConsentState, Source
-from consent.visitor import Site, Visitor, secure_cookies
+from consent.visitor import Site, Visitor, request_cookies, secure_cookies
 
 audit = logging.getLogger("consent.audit")
 logger = logging.getLogger("consent")
@@ -88,7 +88,7 @@ class ConsentEndpoints:
                 response = await self.state_or_choice(request, visitor, method)
             elif route == "/browser-notice":
                 _allow(method, "POST")
-                response = await self.dismiss_notice(request, visitor)
+                response = await self.dismiss_notice(request)
             elif route == "/settings":
                 _allow(method, "GET", "HEAD")
                 response = self.settings_page(request, visitor)
@@ -193,8 +193,8 @@ class ConsentEndpoints:
         else:
             response = RedirectResponse(safe_next(choice.next_path), status_code=303)
         max_age = self.settings.consent_max_age_days * 86400
-        self.set_own_cookie(response, request, visitor, self.settings.cookie_name, value, max_age)
-        for expiry in site.policy.expirations(visitor.cookies(), state.granted):
+        self.set_own_cookie(response, request, self.settings.cookie_name, value, max_age)
+        for expiry in site.policy.expirations(request_cookies(request.scope), state.granted):
             response.raw_headers.append((b"set-cookie", expiry.encode("latin-1")))
         return response
 
@@ -219,7 +219,7 @@ class ConsentEndpoints:
             except Exception:
                 logger.exception("consent: the on_decision callback failed")
 
-    async def dismiss_notice(self, request: Request, visitor: Visitor) -> Response:
+    async def dismiss_notice(self, request: Request) -> Response:
         _same_origin(request)
         body = await _read_body(request)
         media_type = _media_type(request)
@@ -237,14 +237,13 @@ class ConsentEndpoints:
             response = RedirectResponse(safe_next(fields.get("next")), status_code=303)
         days = self.settings.notice_dismiss_days
         name = self.settings.notice_cookie_name
-        self.set_own_cookie(response, request, visitor, name, "1", days * 86400 if days else None)
+        self.set_own_cookie(response, request, name, "1", days * 86400 if days else None)
         return response
 
     def set_own_cookie(
         self,
         response: Response,
         request: Request,
-        visitor: Visitor,
         name: str,
         value: str,
         max_age: int | None,
@@ -256,7 +255,7 @@ class ConsentEndpoints:
             max_age=max_age,
             path="/",
             domain=self.settings.cookie_domain,
-            secure=secure_cookies(request.scope, self.settings, visitor.host),
+            secure=secure_cookies(request.scope, self.settings),
             httponly=True,
             samesite=self.settings.cookie_samesite,
         )

@@ -31,7 +31,6 @@ _JUDGED = dict.fromkeys(
         b"cookie",
         b"user-agent",
         b"accept-language",
-        b"host",
         b"sec-gpc",
         b"sec-ch-ua-full-version-list",
         b"sec-ch-ua",
@@ -39,7 +38,9 @@ _JUDGED = dict.fromkeys(
     b"",
 )
 _ABSENT = tuple(_JUDGED.values())
-Judged = tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes]
+Judged = tuple[bytes, bytes, bytes, bytes, bytes, bytes]
+#: What a visitor depends on: our two cookies' values, then the judged headers but the Cookie.
+VisitorKey = tuple[bytes, bytes, tuple[bytes, ...]]
 #: Visitors whose judged headers add up to more bytes than this are not cached (memory bound).
 _CACHED_HEADERS = 4096
 
@@ -47,9 +48,11 @@ _CACHED_HEADERS = 4096
 class Visitor:
     """What a request's headers say of its visitor: browser verdict, consent, language.
 
-    It depends on those headers alone, so ``Site`` keeps whole visitors in a bounded cache keyed
-    on the raw header values: a returning visitor costs one dict lookup. Only the consent's
-    lifetime is checked again on every request (``consent``).
+    It depends on those headers alone, so ``Site`` keeps whole visitors in bounded caches: a
+    returning visitor costs one dict lookup on the raw header values. When only other cookies
+    of the Cookie header changed (an analytics timestamp, a rotated session), a second cache
+    keyed on our two cookies' values finds the same visitor. Only the consent's lifetime is
+    checked again on every request (``consent``).
     """
 
     __slots__ = (
@@ -60,32 +63,29 @@ class Visitor:
         "accept_language",
         "browser",
         "client_hints",
-        "cookie_header",
         "gpc",
-        "host",
+        "notice_cookie",
         "user_agent",
     )
 
     def __init__(
         self,
         site: Site,
-        cookie_header: bytes,
+        consent_cookie: bytes,
+        notice_cookie: bytes,
         user_agent: bytes,
         accept_language: bytes,
-        host: bytes,
         gpc: bytes | None,
         client_hints: bytes | None,
     ) -> None:
         self._site = site
         self._language: str | None = None
         self._templates: dict[tuple[bool, str], Snippet | None] = {}
-        self.cookie_header = cookie_header
+        self.notice_cookie = notice_cookie
         self.user_agent = user_agent
         self.accept_language = accept_language
-        self.host = host
         self.gpc = site.honour_gpc and gpc is not None and gpc.strip() == b"1"
         self.client_hints = client_hints
-        consent_cookie = site.consent_cookie(cookie_header) if cookie_header else None
         self._verified = site.codec.verify(consent_cookie) if consent_cookie else None
         self.browser: BrowserInfo = site.classifier.classify(user_agent, client_hints)
 
@@ -93,12 +93,6 @@ class Visitor:
     def consent(self) -> ConsentState:
         """The consent now: a cookie's decision until its lifetime runs out, then undecided."""
         return self._site.codec.current(self._verified, self.gpc)
-
-    def cookies(self) -> dict[str, str]:
-        """All the request's cookies, parsed by Starlette."""
-        if not self.cookie_header:
-            return {}
-        return cookie_parser(self.cookie_header.decode("latin-1"))
 
     @property
     def language(self) -> str:
@@ -108,7 +102,7 @@ class Visitor:
 
     @property
     def notice_dismissed(self) -> bool:
-        return self._site.notice_cookie(self.cookie_header) == b"1"
+        return self.notice_cookie == b"1"
 
     def template(self, consent: ConsentState, charset: str) -> Snippet | None:
         """What this visitor's pages get injected, before the page's own path goes in; None
@@ -141,7 +135,7 @@ class Visitor:
         verdict = self.browser.verdict
         if not settings.notice_enabled or verdict not in settings.notice_verdicts:
             return None
-        if self.cookie_header and self.notice_dismissed:
+        if self.notice_dismissed:
             return None
         return verdict
 
@@ -151,12 +145,24 @@ def page_path(scope: Scope) -> str:
     return next_path(scope.get("raw_path"), scope.get("path", "/"), scope.get("query_string"))
 
 
-def secure_cookies(scope: Scope, settings: ConsentSettings, host: bytes) -> bool:
+def request_cookies(scope: Scope) -> dict[str, str]:
+    """All the request's cookies, parsed by Starlette (a split Cookie header joined first)."""
+    header = cookie_header(scope.get("headers") or ())
+    return cookie_parser(header.decode("latin-1")) if header else {}
+
+
+def cookie_header(headers: Any) -> bytes:
+    """The Cookie header; HTTP/2 may send it in parts, which are joined again."""
+    return b"; ".join([value for name, value in headers if name == b"cookie" and value])
+
+
+def secure_cookies(scope: Scope, settings: ConsentSettings) -> bool:
     """``Secure`` unless the site is plain HTTP on localhost (or settings say otherwise)."""
     if settings.cookie_secure != "auto":
         return settings.cookie_secure == "always"
     if scope.get("scheme") in ("https", "wss"):
         return True
+    host = dict(scope.get("headers") or ()).get(b"host", b"")
     hostname = host.decode("latin-1").rsplit(":", 1)[0] if host else ""
     if host.startswith(b"["):
         hostname = host.decode("latin-1").split("]")[0] + "]"
@@ -179,7 +185,9 @@ class Site:
         self.catalog = Catalog(self.settings)
         self.renderer = Renderer(self.settings, self.catalog)
 
-        self._cached_visitor = lru_cache(maxsize=self.settings.consent_cache_size)(self._visitor)
+        size = self.settings.consent_cache_size
+        self._by_headers = lru_cache(maxsize=size)(self._by_cookies)
+        self._by_cookie_values = lru_cache(maxsize=size)(self._visitor)
 
     def visitor(self, scope: Scope) -> Visitor:
         """The visitor a request's headers describe (cached whole when they are short)."""
@@ -195,13 +203,24 @@ class Site:
         else:
             judged = _repeated(headers)
         if sum(map(len, judged)) <= _CACHED_HEADERS:
-            return self._cached_visitor(judged)
-        return self._visitor(judged)
+            return self._by_headers(judged)
+        return self._by_cookies(judged)
 
-    def _visitor(self, judged: Judged) -> Visitor:
-        cookie_header, user_agent, accept_language, host, gpc, full_version_list, brands = judged
+    def _by_cookies(self, judged: Judged) -> Visitor:
+        """The visitor by our two cookies' values: the same one whatever other cookies say."""
+        cookies = judged[0]
+        consent = self.consent_cookie(cookies) or b""
+        notice = self.notice_cookie(cookies) or b""
+        others = judged[1:]
+        key = (consent, notice, others)
+        if len(consent) + len(notice) + sum(map(len, others)) <= _CACHED_HEADERS:
+            return self._by_cookie_values(key)
+        return self._visitor(key)
+
+    def _visitor(self, key: VisitorKey) -> Visitor:
+        consent, notice, (user_agent, accept_language, gpc, full_version_list, brands) = key
         hints = full_version_list or brands or None
-        return Visitor(self, cookie_header, user_agent, accept_language, host, gpc, hints)
+        return Visitor(self, consent, notice, user_agent, accept_language, gpc, hints)
 
 
 class VisitorLookup:
@@ -239,10 +258,8 @@ def _repeated(headers: Any) -> Judged:
     found = dict(_JUDGED)
     for name, value in headers:
         if name in found:
-            if name == b"cookie" and found[name]:
-                found[name] = found[name] + b"; " + value
-            else:
-                found[name] = value
+            found[name] = value
+    found[b"cookie"] = cookie_header(headers)
     return tuple(found.values())  # type: ignore[return-value]  # _JUDGED's order and length
 
 
