@@ -265,4 +265,5 @@ def signed_consent_cookie(
 
 # The apps uvicorn serves (``python -m uvicorn benchmarks.apps:bare_app`` from the repo root).
 bare_app = make_bare_app()
+noop_app = NoopMiddleware(make_bare_app())
 consent_app = make_consent_app(make_bare_app())

@@ -1,14 +1,18 @@
 """Throughput and memory of a real uvicorn server, with and without ConsentMiddleware.
 
-Starts two uvicorn processes (one worker each, ``python -m uvicorn benchmarks.apps:bare_app``
-and ``benchmarks.apps:consent_app``, from the repository root) on 127.0.0.1 and loads them in
-turn (bare, consent, bare, consent, ...) with ``wrk`` when it is installed, else with the asyncio
-load generator below (raw sockets, HTTP/1.1 keep-alive). Every request carries a current
+Starts three uvicorn processes (one worker each, ``python -m uvicorn benchmarks.apps:bare_app``,
+``benchmarks.apps:noop_app`` and ``benchmarks.apps:consent_app``, from the repository root) on
+127.0.0.1 and loads them in turn (bare, no-op, consent, bare, ...) with ``wrk`` when it is
+installed, else with the asyncio load generator below (raw sockets, HTTP/1.1 keep-alive). The
+no-op middleware only wraps ``send``: its ratio is the floor for any middleware. The ratios are
+medians of the ratios within each alternation, so that a slow stretch of a shared machine
+weighs on both servers of a pair. Every request carries a current
 Chrome's headers and a decided consent cookie. Then two phases of requests that each carry a
 never-seen User-Agent and a never-seen (valid) consent cookie show that the server's caches are
 bounded: the resident memory (VmRSS) should grow while they fill, then stay flat.
 
-    python benchmarks/bench_uvicorn.py                  # 3 alternations, 10 s of wrk each
+    python benchmarks/bench_uvicorn.py                  # 5 alternations, 6 s of wrk each
+    python benchmarks/bench_uvicorn.py --http httptools # uvicorn[standard]'s parser
     python benchmarks/bench_uvicorn.py --quick          # 1,000 requests each, concurrency 16
     python benchmarks/bench_uvicorn.py --loadgen python # force the Python load generator
     python benchmarks/bench_uvicorn.py --json
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import http.client
+import importlib.util
 import json
 import os
 import re
@@ -93,8 +98,9 @@ def cpu_seconds(pid: int) -> float | None:
 class Server:
     """One ``python -m uvicorn benchmarks.apps:<name>`` process on 127.0.0.1."""
 
-    def __init__(self, app_name: str) -> None:
+    def __init__(self, app_name: str, http: str = "h11") -> None:
         self.app_name = app_name
+        self.http = http
         self.port = free_port()
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in __exit__)
         self.process: subprocess.Popen[bytes] | None = None
@@ -103,7 +109,7 @@ class Server:
         command = [
             sys.executable, "-m", "uvicorn", f"benchmarks.apps:{self.app_name}",
             "--host", "127.0.0.1", "--port", str(self.port),
-            "--log-level", "warning", "--no-access-log",
+            "--log-level", "warning", "--no-access-log", "--http", self.http,
         ]  # fmt: skip
         self.process = subprocess.Popen(
             command, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
@@ -176,8 +182,9 @@ def decided_cookie(port: int) -> str:
     return cookie_value(cookies[0], "consent")
 
 
-def check_pages(bare: Server, consent: Server, headers: dict[str, str]) -> None:
-    for server, injected in ((bare, False), (consent, True)):
+def check_pages(servers: dict[str, Server], headers: dict[str, str]) -> None:
+    for name, server in servers.items():
+        injected = name == "consent"
         status, _, body = fetch(server.port, "GET", "/", headers)
         if status != 200 or b"Harbour Pottery" not in body:
             raise BrokenError(f"{server.app_name}: GET / answered {status}")
@@ -355,30 +362,43 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="1,000 requests, concurrency 16")
     parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
-    parser.add_argument("--runs", type=int, help="alternations of bare and consent (default 3)")
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
+    parser.add_argument("--runs", type=int, help="alternations of the servers (default 5)")
+    parser.add_argument("--duration", type=float, default=6.0, help="seconds per wrk run")
+    parser.add_argument(
+        "--http",
+        choices=("h11", "httptools"),
+        default="h11",
+        help="uvicorn's HTTP parser: h11 (plain uvicorn) or httptools (uvicorn[standard])",
+    )
     parser.add_argument("--requests", type=int, help="requests per Python load run")
     parser.add_argument("--concurrency", type=int, help="connections (default 64, quick 16)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
-    runs = args.runs or (1 if args.quick else 3)
+    runs = args.runs or (1 if args.quick else 5)
     total = args.requests or (1_000 if args.quick else 10_000)
     concurrency = args.concurrency or (16 if args.quick else 64)
-    duration = 2.0 if args.quick and args.duration == 10.0 else args.duration
+    duration = 2.0 if args.quick and args.duration == 6.0 else args.duration
     generator = args.loadgen
     if generator == "auto":
         generator = "wrk" if shutil.which("wrk") else "python"
     elif generator == "wrk" and not shutil.which("wrk"):
         raise BrokenError("wrk is not installed (apt-get install -y wrk), try --loadgen python")
 
-    results: dict[str, list[LoadResult]] = {"bare": [], "consent": []}
-    rss: dict[str, dict[str, float | None]] = {"bare": {}, "consent": {}}
+    if args.http == "httptools" and importlib.util.find_spec("httptools") is None:
+        raise BrokenError("httptools is not installed (pip install 'uvicorn[standard]')")
+
+    results: dict[str, list[LoadResult]] = {"bare": [], "noop": [], "consent": []}
+    rss: dict[str, dict[str, float | None]] = {"bare": {}, "noop": {}, "consent": {}}
     phases: list[dict[str, Any]] = []
-    with Server("bare_app") as bare, Server("consent_app") as consent:
-        servers = {"bare": bare, "consent": consent}
+    with (
+        Server("bare_app", args.http) as bare,
+        Server("noop_app", args.http) as noop,
+        Server("consent_app", args.http) as consent,
+    ):
+        servers = {"bare": bare, "noop": noop, "consent": consent}
         cookie = f"{GA_COOKIE}; consent={decided_cookie(consent.port)}"
         headers = request_headers(CHROME_UA, cookie, CHROME_HINTS)
-        check_pages(bare, consent, {k: v for k, v in headers if k not in ("host", "connection")})
+        check_pages(servers, {k: v for k, v in headers if k not in ("host", "connection")})
         requests = {name: [raw_request(s.port, headers)] for name, s in servers.items()}
 
         for name, server in servers.items():
@@ -399,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
 
         # Distinct visitors: every request a new User-Agent and a new consent cookie.
         for phase in (1, 2):
-            for name, server in servers.items():
+            for name, server in (("bare", bare), ("consent", consent)):
                 batch = distinct_requests(server.port, total, start=phase * 1_000_000)
                 result = measured(
                     server, partial(run_python_load, server.port, batch, total, concurrency)
@@ -408,11 +428,17 @@ def main(argv: list[str] | None = None) -> int:
                 phases.append({"phase": phase, "server": name, **asdict(result)})
 
     summary = summarise(results, rss, phases, generator, runs, total, concurrency, duration)
+    summary["http"] = args.http
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         print_report(summary)
     return 0
+
+
+def paired_ratios(results: list[LoadResult], bare: list[LoadResult]) -> list[float]:
+    """requests/s over the bare server's in the same alternation, one ratio per alternation."""
+    return [r.requests_per_s / b.requests_per_s for r, b in zip(results, bare, strict=True)]
 
 
 def rss_growth(values: dict[str, float | None]) -> dict[str, float | None]:
@@ -441,7 +467,9 @@ def summarise(
         else None
         for name, rs in results.items()
     }
-    ratio = rates["consent"] / rates["bare"] if rates["bare"] else None
+    ratios = {name: paired_ratios(results[name], results["bare"]) for name in ("noop", "consent")}
+    ratio = statistics.median(ratios["consent"]) if ratios["consent"] else None
+    noop_ratio = statistics.median(ratios["noop"]) if ratios["noop"] else None
     growth = {name: rss_growth(values) for name, values in rss.items()}
     errors = {name: sum(r.errors + r.non_200 for r in rs) for name, rs in results.items()}
     distinct_errors = sum(p["errors"] + p["non_200"] for p in phases)
@@ -456,6 +484,8 @@ def summarise(
         "requests_per_s": rates,
         "server_cpu_us_per_request": cpu,
         "ratio": ratio,
+        "ratios_each_run": ratios,
+        "noop_ratio": noop_ratio,
         "ratio_target": RATIO_TARGET,
         "ratio_met": ratio is not None and ratio >= RATIO_TARGET,
         "errors": errors,
@@ -477,13 +507,16 @@ def print_report(summary: dict[str, Any]) -> None:
             f"Python asyncio load generator, {summary['requests_per_python_run']:,} requests, "
             f"{summary['concurrency']} connections"
         )
-    print(f"uvicorn, 1 worker, 127.0.0.1; {how}; {summary['runs']} alternation(s), medians")
+    print(
+        f"uvicorn ({summary.get('http', 'h11')}), 1 worker, 127.0.0.1; {how}; "
+        f"{summary['runs']} alternation(s), medians"
+    )
     print()
     print(
         f"{'app':<10} {'req/s (median)':>14}  {'each run':<24} {'server CPU µs/req':>17} "
         f"{'requests':>9} {'errors':>7}"
     )
-    for name in ("bare", "consent"):
+    for name in ("bare", "noop", "consent"):
         runs = summary["runs_detail"][name]
         each = ", ".join(f"{r['requests_per_s']:.0f}" for r in runs)
         count = sum(r["requests"] for r in runs)
@@ -495,7 +528,16 @@ def print_report(summary: dict[str, Any]) -> None:
         )
     ratio = summary["ratio"]
     met = "met" if summary["ratio_met"] else "NOT met"
-    print(f"ratio consent/bare: {ratio:.3f}  (target ≥ {summary['ratio_target']}: {met})")
+    each = ", ".join(f"{r:.3f}" for r in summary["ratios_each_run"]["consent"])
+    print(
+        f"ratio consent/bare: {ratio:.3f} (each alternation: {each}; "
+        f"target ≥ {summary['ratio_target']}: {met})"
+    )
+    each = ", ".join(f"{r:.3f}" for r in summary["ratios_each_run"]["noop"])
+    print(
+        f"ratio no-op/bare:   {summary['noop_ratio']:.3f} (each alternation: {each}; "
+        "the floor for any middleware)"
+    )
     print()
     print("Distinct visitors (a never-seen User-Agent and consent cookie on every request):")
     print(
