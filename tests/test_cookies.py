@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections.abc import Callable
@@ -9,8 +10,9 @@ from collections.abc import Callable
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from itsdangerous import TimestampSigner
 
-from consent.cookies import MAX_COOKIE_LENGTH, ConsentCodec
+from consent.cookies import MAX_COOKIE_LENGTH, SALT, ConsentCodec
 from consent.visitor import _cookie_reader
 from tests.support import make_settings
 
@@ -184,6 +186,21 @@ def test_one_changed_character_never_changes_the_decision(position: int, replace
         assert index == len(value) - 1 or changed == value
         assert state.granted == {"necessary", "analytics"}
         assert state.consent_id == record.consent_id
+
+
+def test_keys_are_derived_once_and_sign_as_itsdangerous_does() -> None:
+    rotated = codec(secret_keys=["new-key", "old-key"])
+    plain = TimestampSigner(["old-key", "new-key"], salt=SALT, digest_method=hashlib.sha256)
+    _, old_value = codec(secret_keys=["old-key"]).decide(ALL, "banner")
+    for _ in range(3):
+        _, value = rotated.decide(ALL, "banner")
+        assert plain.unsign(value) and rotated.state(value).decided
+        assert rotated.state(old_value + "x") == rotated.undecided  # tries every key
+        rotated._verify.cache_clear()
+        assert rotated.state(old_value).decided
+    derived = rotated._signer._derived
+    assert set(derived) == {None, b"old-key", b"new-key"}
+    assert derived[None] == plain.derive_key() == derived[b"new-key"]
 
 
 # --- reading one cookie out of a raw Cookie header --------------------------------------------
