@@ -6,9 +6,12 @@ import asyncio
 import gc
 import tracemalloc
 from collections.abc import Callable, Iterator
+from functools import cache
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, StreamingResponse
@@ -247,6 +250,53 @@ def test_a_visitor_is_cached_by_our_cookies_not_the_whole_cookie_header() -> Non
         http_scope(headers={"user-agent": CHROME, "cookie": f"{decided}; consent_browser_notice=1"})
     )
     assert dismissed is not seen[0] and dismissed.notice_dismissed
+
+
+@cache
+def consent_cookies() -> dict[str, str]:
+    decided = consent_cookie()
+    return {
+        "decided": decided,
+        "refused": consent_cookie("reject_all"),
+        "none": "",
+        "forged": decided[:-3] + "AAA",
+    }
+
+
+_COOKIE_NOISE = st.sampled_from(["_ga=GA1.1.1", "_ga_XYZ=GS1.1.17", "session=s", "x=consent=1", ""])
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([CHROME, OLD_FIREFOX]),
+            st.sampled_from(["decided", "refused", "none", "forged"]),
+            st.booleans(),
+            st.lists(_COOKIE_NOISE, max_size=3),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+@settings(max_examples=60, deadline=None)
+def test_cached_visitors_judge_as_new_ones(
+    requests: list[tuple[str, str, bool, list[str]]],
+) -> None:
+    """Whatever the order of requests and their other cookies, both cache levels give the
+    visitor a site without caches would judge."""
+    cached = ConsentMiddleware(page_app(), settings=make_settings()).site
+    uncached = ConsentMiddleware(
+        page_app(), settings=make_settings(consent_cache_size=0, browser_cache_size=0)
+    ).site
+    for agent, choice, dismissed, noise in requests:
+        cookies = [*noise, consent_cookies()[choice]]
+        if dismissed:
+            cookies.insert(len(noise) // 2, "consent_browser_notice=1")
+        scope = http_scope(headers={"user-agent": agent, "cookie": "; ".join(cookies)})
+        got, expected = cached.visitor(scope), uncached.visitor(scope)
+        assert got.consent == expected.consent
+        assert got.browser == expected.browser
+        assert got.notice() == expected.notice()
 
 
 def test_cookie_header_parts_are_joined_for_every_reader() -> None:
