@@ -299,6 +299,28 @@ def test_cached_visitors_judge_as_new_ones(
         assert got.notice() == expected.notice()
 
 
+def test_visitor_caches_are_bounded_and_keep_no_large_keys() -> None:
+    app = middleware(raw_app(HTML, [PAGE.encode()]), consent_cache_size=8)
+    site, decided = app.site, consent_cookie()
+    for i in range(50):
+        site.visitor(http_scope(headers={"user-agent": f"{CHROME} x{i}", "cookie": decided}))
+    assert site._by_headers.cache_info().currsize == 8
+    assert site._by_cookie_values.cache_info().currsize == 8
+
+    app = middleware(raw_app(HTML, [PAGE.encode()]))
+    site = app.site
+    many_cookies = f"a={'x' * 5000}; {decided}"
+    first, second = (
+        site.visitor(http_scope(headers={"user-agent": CHROME, "cookie": many_cookies}))
+        for _ in range(2)
+    )
+    assert first is second and first.consent.decided  # kept by our cookies' values only
+    assert site._by_headers.cache_info().currsize == 0
+    assert site._by_cookie_values.cache_info().currsize == 1
+    site.visitor(http_scope(headers={"user-agent": "x" * 5000, "cookie": decided}))
+    assert site._by_cookie_values.cache_info().currsize == 1  # a huge agent is kept nowhere
+
+
 def test_cookie_header_parts_are_joined_for_every_reader() -> None:
     parts = [(b"cookie", b"a=1"), (b"user-agent", b"x"), (b"cookie", b""), (b"cookie", b"b=2")]
     assert cookie_header(parts) == b"a=1; b=2"
