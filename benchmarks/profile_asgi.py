@@ -151,7 +151,7 @@ def steps(
     from benchmarks.apps import JSON_DATA, PAGE_HTML
     from consent import middleware as mw
     from consent.html import BodyTagMemo, HTMLInjector, html_charset, insert_snippet
-    from consent.visitor import page_path
+    from consent.render import next_path
 
     budget = 0.02 if quick else 0.2
     site = consent.site
@@ -245,7 +245,8 @@ def steps(
             return lambda: responder.snippet("utf-8", *responder.lookup.visit())
 
         step("  HTMLResponder.snippet('utf-8') [render cache + fill]", snippet)
-        step("  page_path(scope)", lambda: lambda: page_path(scope))
+        raw_path, path, query = scope.get("raw_path"), scope["path"], scope.get("query_string")
+        step("  next_path(raw_path, path, query)", lambda: lambda: next_path(raw_path, path, query))
 
         def inject() -> Callable[[], Any]:
             responder = mw.HTMLResponder(consent, dict(scope), _sink)

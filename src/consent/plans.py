@@ -4,8 +4,8 @@ An application sends the same few start messages again and again: a page's statu
 type and length, maybe an ETag or a Vary. :class:`StartPlans` reads such a message's headers once
 and keeps the answer, so that the next identical one costs a dict lookup instead of a pass over
 its headers. Responses whose handling depends on the visitor beyond the snippet's length (those
-that set cookies) or that are rare (an encoded body, an opt-out header, a malformed length) get
-:data:`LOOK_EACH_TIME`, and the responder reads them every time.
+that set cookies) get :data:`SETS_COOKIES`: the responder filters their cookies for each visitor
+and then plans what is left with :meth:`StartPlans.page`, without keeping it.
 """
 
 from __future__ import annotations

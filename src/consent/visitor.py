@@ -18,7 +18,7 @@ from consent.browsers import BrowserClassifier, BrowserInfo
 from consent.cookies import ConsentCodec, ConsentState
 from consent.enforce import CookiePolicy
 from consent.i18n import Catalog
-from consent.render import Renderer, Snippet, next_path
+from consent.render import Renderer, Snippet
 from consent.settings import ConsentSettings
 
 _LOCALHOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
@@ -138,11 +138,6 @@ class Visitor:
         if self.notice_dismissed:
             return None
         return verdict
-
-
-def page_path(scope: Scope) -> str:
-    """The path and query the browser asked for, as the forms' ``next``."""
-    return next_path(scope.get("raw_path"), scope.get("path", "/"), scope.get("query_string"))
 
 
 def request_cookies(scope: Scope) -> dict[str, str]:
