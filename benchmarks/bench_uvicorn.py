@@ -427,8 +427,9 @@ def main(argv: list[str] | None = None) -> int:
                 rss[name][f"after distinct {phase}"] = server.rss()
                 phases.append({"phase": phase, "server": name, **asdict(result)})
 
-    summary = summarise(results, rss, phases, generator, runs, total, concurrency, duration)
-    summary["http"] = args.http
+    summary = summarise(
+        results, rss, phases, generator, args.http, runs, total, concurrency, duration
+    )
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -455,6 +456,7 @@ def summarise(
     rss: dict[str, dict[str, float | None]],
     phases: list[dict[str, Any]],
     generator: str,
+    http: str,
     runs: int,
     total: int,
     concurrency: int,
@@ -475,6 +477,7 @@ def summarise(
     distinct_errors = sum(p["errors"] + p["non_200"] for p in phases)
     return {
         "generator": generator,
+        "http": http,
         "runs": runs,
         "requests_per_python_run": total,
         "wrk_seconds": duration if generator == "wrk" else None,
@@ -508,7 +511,7 @@ def print_report(summary: dict[str, Any]) -> None:
             f"{summary['concurrency']} connections"
         )
     print(
-        f"uvicorn ({summary.get('http', 'h11')}), 1 worker, 127.0.0.1; {how}; "
+        f"uvicorn ({summary['http']}), 1 worker, 127.0.0.1; {how}; "
         f"{summary['runs']} alternation(s), medians"
     )
     print()
