@@ -321,6 +321,19 @@ def test_visitor_caches_are_bounded_and_keep_no_large_keys() -> None:
     assert site._by_cookie_values.cache_info().currsize == 1  # a huge agent is kept nowhere
 
 
+def test_cache_clear_forgets_visitors_and_verdicts_but_keeps_rendered_markup() -> None:
+    site = middleware(raw_app(HTML, [PAGE.encode()])).site
+    scope = http_scope(headers={"user-agent": CHROME, "cookie": consent_cookie()})
+    before = site.visitor(scope)
+    template = before.template(before.consent, "utf-8")
+    site.cache_clear()
+    assert site.classifier.cache_info().currsize == 0
+    after = site.visitor(scope)
+    assert after is not before and after.browser == before.browser
+    assert after.template(after.consent, "utf-8") is template  # the same rendered snippet
+    assert site.visitor(scope) is after
+
+
 def test_cookie_header_parts_are_joined_for_every_reader() -> None:
     parts = [(b"cookie", b"a=1"), (b"user-agent", b"x"), (b"cookie", b""), (b"cookie", b"b=2")]
     assert cookie_header(parts) == b"a=1; b=2"

@@ -184,6 +184,13 @@ class Site:
         self._by_headers = lru_cache(maxsize=size)(self._by_cookies)
         self._by_cookie_values = lru_cache(maxsize=size)(self._visitor)
 
+    def cache_clear(self) -> None:
+        """Forget every visitor and browser verdict; the rendered markup and the verified
+        consent cookies stay."""
+        self._by_headers.cache_clear()
+        self._by_cookie_values.cache_clear()
+        self.classifier.cache_clear()
+
     def visitor(self, scope: Scope) -> Visitor:
         """The visitor a request's headers describe (cached whole when they are short)."""
         return self.visitor_by_headers(scope.get("headers") or ())
