@@ -150,7 +150,14 @@ def test_flags_and_parsed_agent(classifier: BrowserClassifier) -> None:
     assert (bot.is_bot, bot.family) == (True, "Googlebot")
 
 
-@pytest.mark.parametrize("ua", [CHROME_120, MOBILE_SAFARI_17, GOOGLEBOT, OPERA_14, ""])
+FIREFOX_BETA = (
+    "Mozilla/5.0 (Windows; U; Windows NT 6.1; en-US; rv:2.0b8pre) Gecko/20101114 Firefox/4.0b8pre"
+)
+
+
+@pytest.mark.parametrize(
+    "ua", [CHROME_120, MOBILE_SAFARI_17, GOOGLEBOT, OPERA_14, FIREFOX_BETA, "curl/8.4.0", ""]
+)
 def test_fast_user_agent_behaves_like_user_agents(ua: str) -> None:
     fast, reference = parse_user_agent(ua), user_agents.parse(ua)
     assert isinstance(fast, FastUserAgent)
@@ -162,6 +169,8 @@ def test_fast_user_agent_behaves_like_user_agents(ua: str) -> None:
     for flag in ("is_bot", "is_mobile", "is_tablet", "is_pc", "is_touch_capable"):
         assert getattr(fast, flag) == getattr(reference, flag), flag
     assert str(fast) == str(reference)
+    again = parse_user_agent(ua)  # versions come from a cache the second time
+    assert (again.browser, again.os) == (reference.browser, reference.os)
 
 
 def test_empty_user_agent_is_unknown_not_bot(classifier: BrowserClassifier) -> None:

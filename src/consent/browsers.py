@@ -73,24 +73,37 @@ class FastUserAgent(UserAgent):  # type: ignore[misc]
         # helper calls: on a never-seen agent those cost as much as the parse itself.
         self.ua_string = user_agent_string
         if browser is None:
-            self.browser = Browser("Other", (), "")
+            self.browser = _NO_BROWSER
         else:
-            version = _version(browser.major, browser.minor, browser.patch)
-            self.browser = Browser(browser.family, version, ".".join(map(str, version)))
+            self.browser = Browser(
+                browser.family, *_version(browser.major, browser.minor, browser.patch)
+            )
         if os is None:
-            self.os = OperatingSystem("Other", (), "")
+            self.os = _NO_OS
         else:
-            version = _version(os.major, os.minor, os.patch)
-            self.os = OperatingSystem(os.family, version, ".".join(map(str, version)))
+            self.os = OperatingSystem(os.family, *_version(os.major, os.minor, os.patch))
         if device is None:
-            self.device = Device("Other", None, None)
+            self.device = _NO_DEVICE
         else:
             self.device = Device(device.family, device.brand, device.model)
 
 
-def _version(*parts: str | None) -> tuple[int | str, ...]:
-    """user-agents' version tuple: the parts that are present, digits as ints."""
-    return tuple(int(part) if part.isdigit() else part for part in parts if part is not None)
+_NO_BROWSER = Browser("Other", (), "")
+_NO_OS = OperatingSystem("Other", (), "")
+_NO_DEVICE = Device("Other", None, None)
+
+
+@functools.lru_cache(maxsize=256)
+def _version(
+    major: str | None, minor: str | None, patch: str | None
+) -> tuple[tuple[int | str, ...], str]:
+    """user-agents' version tuple (the parts that are present, digits as ints) and its dotted
+    string. Agents share a few hundred versions, so they are kept; each part is at most a
+    User-Agent long, which bounds the cache."""
+    version = tuple(
+        int(part) if part.isdigit() else part for part in (major, minor, patch) if part is not None
+    )
+    return version, ".".join(map(str, version))
 
 
 def parse_user_agent(text: str) -> FastUserAgent:
