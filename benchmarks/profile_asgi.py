@@ -248,9 +248,12 @@ def steps(
         raw_path, path, query = scope.get("raw_path"), scope["path"], scope.get("query_string")
         step("  next_path(raw_path, path, query)", lambda: lambda: next_path(raw_path, path, query))
 
-        def inject() -> Callable[[], Any]:
+        def page_snippet() -> bytes:
             responder = mw.HTMLResponder(consent, dict(scope), _sink)
-            piece = responder.snippet("utf-8", *responder.lookup.visit())
+            return responder.snippet("utf-8", *responder.lookup.visit())
+
+        def inject() -> Callable[[], Any]:
+            piece = page_snippet()
 
             def run() -> bytes:
                 injector = HTMLInjector(piece)
@@ -261,8 +264,7 @@ def steps(
         step("HTMLInjector(snippet).feed(3 KB page) + finish() [no memo]", inject)
 
         def insert() -> Callable[[], Any]:
-            responder = mw.HTMLResponder(consent, dict(scope), _sink)
-            piece = responder.snippet("utf-8", *responder.lookup.visit())
+            piece = page_snippet()
             memo = BodyTagMemo()
             insert_snippet(body, piece, memo)
             return lambda: insert_snippet(body, piece, memo)
