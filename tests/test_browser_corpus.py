@@ -15,7 +15,7 @@ import user_agents
 import yaml
 from user_agents.parsers import parse_browser
 
-from consent.browsers import FastUserAgent
+from consent.browsers import FastUserAgent, is_spider
 
 try:
     from yaml import CSafeLoader as SafeLoader
@@ -91,3 +91,14 @@ def test_fast_parser_agrees_with_the_labels(
     for wrong in (wrong_family, wrong_version):
         agreement = 1 - len(wrong) / len(cases)
         assert agreement >= MIN_LABEL_AGREEMENT, f"{len(wrong)} disagree:\n" + "\n".join(wrong)
+
+
+def test_is_spider_is_is_bot_on_every_case(parsed: list[tuple[Any, Any]]) -> None:
+    """The pre-check that spares the whole device parse finds every bot the parse finds."""
+    mismatches = [
+        fast.ua_string
+        for fast, _ in parsed
+        if is_spider(fast.ua_string, named_browser=True) != fast.is_bot
+    ]
+    assert not mismatches, f"{len(mismatches)} differ:\n" + "\n".join(mismatches)
+    assert sum(fast.is_bot for fast, _ in parsed) > 500  # the corpus is rich in bots

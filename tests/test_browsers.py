@@ -15,7 +15,9 @@ from consent.browsers import (
     BrowserClassifier,
     BrowserInfo,
     FastUserAgent,
+    _may_name_a_spider_alone,
     _parse_structured_list,
+    is_spider,
     parse_brand_list,
     parse_user_agent,
 )
@@ -148,6 +150,89 @@ def test_flags_and_parsed_agent(classifier: BrowserClassifier) -> None:
     assert mobile.user_agent.device.family == "iPhone"
     bot = classify(classifier, GOOGLEBOT)
     assert (bot.is_bot, bot.family) == (True, "Googlebot")
+
+
+def test_is_mobile_is_parsed_when_read_and_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    classifier = make_classifier()
+    mobile = classify(classifier, MOBILE_SAFARI_17)
+    assert mobile._mobile is None  # the verdict did not need the OS or the device
+    parses: list[str] = []
+    real = FastUserAgent.__init__
+
+    def counting(agent: FastUserAgent, text: str) -> None:
+        parses.append(text)
+        real(agent, text)
+
+    monkeypatch.setattr(FastUserAgent, "__init__", counting)
+    assert (mobile.is_mobile, mobile.is_mobile) == (True, True)
+    assert parses == [MOBILE_SAFARI_17]
+    assert classify(classifier, MOBILE_SAFARI_17).is_mobile  # the cached verdict kept it
+    assert parses == [MOBILE_SAFARI_17]
+    assert not classify(classifier, CHROME_120).is_mobile
+    assert "is_mobile" not in repr(mobile) and "_mobile" not in repr(mobile)
+    assert mobile == classify(make_classifier(), MOBILE_SAFARI_17)  # read or not, they are equal
+
+
+@pytest.mark.parametrize(
+    ("family", "may"),
+    [
+        ("Spider", True),
+        (" Spider ", True),
+        ("iPhone", False),
+        ("Generic Smartphone", False),
+        ("$1", False),  # a lone capture: "Spider" would be in the User-Agent
+        ("$1 $2", False),  # blank-separated: one part is "Spider", the rest empty
+        ("Samsung $1", False),  # "Samsung" is never part of "Spider"
+        ("Samsung $1$2", False),
+        ("$1$2,$3", False),
+        ("$1$2", True),  # "Spi" + "der"
+        ("$1 $2$3", True),
+        ("Spi$1", True),
+        ("$1der", True),
+    ],
+)
+def test_which_device_families_may_name_a_spider(family: str, may: bool) -> None:
+    assert _may_name_a_spider_alone(family) is may
+
+
+BOTS_AND_LOOKALIKES = [
+    GOOGLEBOT,
+    "Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 (KHTML, like "
+    "Gecko) Chrome/120.0.6099.109 Mobile Safari/537.36 (compatible; Googlebot/2.1; "
+    "+http://www.google.com/bot.html)",
+    "Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)",
+    "Mozilla/5.0 (compatible; Baiduspider/2.0; +http://www.baidu.com/search/spider.html)",
+    "Sogou web spider/4.0(+http://www.sogou.com/docs/help/webmasters.htm#07)",
+    "Mozilla/5.0 (Linux; Android 4.4; ZOPO Spider Build/KOT49H) AppleWebKit/537.36",
+    "Mozilla/5.0 (Linux; Android 4.4; Spider Build/KOT49H) AppleWebKit/537.36",
+    "Mozilla/5.0 (Linux; Android 4.4; LG-Spider Build/KOT49H) AppleWebKit/537.36",
+    "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+    "curl/8.4.0",
+    "python-requests/2.31.0",
+    CHROME_120,
+    MOBILE_SAFARI_17,
+    OPERA_14,
+]
+
+
+@pytest.mark.parametrize("ua", BOTS_AND_LOOKALIKES)
+def test_is_spider_is_the_whole_parse_s_is_bot(classifier: BrowserClassifier, ua: str) -> None:
+    expected = FastUserAgent(ua).is_bot
+    assert is_spider(ua) is is_spider(ua, named_browser=True) is expected
+    assert classify(classifier, ua).is_bot is expected
+
+
+_UA_WORDS = [
+    "Mozilla/5.0 ", "(Linux; Android 4.4; ", "iPhone; ", "Windows NT 10.0; ", " Build/KOT49H) ",
+    "AppleWebKit/537.36 ", "Chrome/120.0.0.0 ", "Mobile ", "Safari/537.36", "Spider", "spider",
+    "Spi", "der", "bot", "Bot", "crawl", "ZOPO ", "LG-", "MOT-", "Nokia", "SAMSUNG-", "Sprint ",
+    "; ", ")", "/", " ", "-", "1", "PTST/12", "Datanyze", "PetalBot", "(compatible; ",
+]  # fmt: skip
+
+
+@given(st.lists(st.sampled_from(_UA_WORDS), max_size=14).map("".join))
+def test_is_spider_agrees_with_the_whole_parse_on_agents_made_of_parts(ua: str) -> None:
+    assert is_spider(ua, named_browser=True) is FastUserAgent(ua).is_bot
 
 
 FIREFOX_BETA = (

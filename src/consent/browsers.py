@@ -1,7 +1,9 @@
 """Which browser sent a request, and what the site's rules say about it.
 
 Parsing uses the ``user-agents`` API on ua-parser 1.0's Rust-backed resolver (ua-parser-rs),
-15-40 times faster than ``user_agents.parse``; results are cached per raw header value.
+15-40 times faster than ``user_agents.parse``; results are cached per raw header value. A verdict
+needs only the browser and whether the device is a ``Spider`` (a bot): the OS and the rest of the
+device are parsed when the app reads ``is_mobile`` or ``user_agent``.
 Time is bounded by truncation: the User-Agent is cut to ``max_user_agent_length`` bytes and the
 client-hint header to 1024 bytes before anything else, and ua-parser-rs is linear-time. A
 never-seen agent costs 20-30 µs, a crafted one of the default 1,024 bytes up to about 0.7 ms.
@@ -16,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ua_parser.lazy import DeviceMatcher
 from ua_parser.loaders import load_lazy_builtins
 from ua_parser.regex import Resolver
 from user_agents.parsers import Browser, Device, OperatingSystem, UserAgent
@@ -42,7 +45,8 @@ BRAND_KEYS: dict[str, str] = {
 # Not cached: BrowserClassifier caches whole verdicts, keyed on the raw header bytes. Its three
 # extractors (public attributes of the regex resolver) are called directly: going through
 # ua_parser.Parser builds two layers of result objects that cost a third of a parse.
-_RESOLVER = Resolver(load_lazy_builtins())
+_MATCHERS = load_lazy_builtins()
+_RESOLVER = Resolver(_MATCHERS)
 
 
 class FastUserAgent(UserAgent):  # type: ignore[misc]
@@ -72,12 +76,7 @@ class FastUserAgent(UserAgent):  # type: ignore[misc]
         # matches (family, major, minor, patch / family, brand, model), without their per-field
         # helper calls: on a never-seen agent those cost as much as the parse itself.
         self.ua_string = user_agent_string
-        if browser is None:
-            self.browser = _NO_BROWSER
-        else:
-            self.browser = Browser(
-                browser.family, *_version(browser.major, browser.minor, browser.patch)
-            )
+        self.browser = _browser(browser)
         if os is None:
             self.os = _NO_OS
         else:
@@ -106,6 +105,70 @@ def _version(
     return version, ".".join(map(str, version))
 
 
+def _browser(match: Any) -> Browser:
+    """user-agents' ``Browser`` from a match of ua-parser-rs's browser extractor."""
+    if match is None:
+        return _NO_BROWSER
+    return Browser(match.family, *_version(match.major, match.minor, match.patch))
+
+
+_SPIDER = "Spider"
+_REFERENCE = re.compile(r"\$\d")
+
+
+def _may_name_a_spider_alone(family: str) -> bool:
+    """Whether a device family template could come out as "Spider" on a User-Agent that does not
+    contain "Spider".
+
+    A template names its family outright ("Spider", "iPhone"), or builds it from the match's
+    captures ("$1", "Samsung $1", "$1$2"), and the result is stripped. "Spider" has no blank in
+    it, so it can only be one blank-separated part of the template with the others empty. A part
+    with a literal that is not in "Spider" ("Samsung") never is. A lone capture that is "Spider"
+    is text of the User-Agent, so a substring test covers it. That leaves the outright "Spider"
+    and the parts where captures are joined to each other or to a scrap of "Spider" ("$1$2").
+    """
+    if family.strip() == _SPIDER:
+        return True
+    if "$" not in family:
+        return False
+    parts = family.split()
+    for part in parts:
+        if any(literal not in _SPIDER for literal in _REFERENCE.split(part) if literal):
+            return False
+    return not all(_REFERENCE.fullmatch(part) for part in parts)
+
+
+# The device matchers that can name a Spider on a User-Agent without "Spider" in it: those that
+# name it outright (the generic bot pattern among them) and those that join captures, a few dozen
+# of uap-core's six hundred.
+_SPIDER_CANDIDATES = Resolver(
+    (
+        [],
+        [],
+        [
+            matcher
+            for matcher in _MATCHERS[2]
+            if not isinstance(matcher, DeviceMatcher) or _may_name_a_spider_alone(matcher.family)
+        ],
+    )
+).de
+
+
+def is_spider(text: str, *, named_browser: bool = False) -> bool:
+    """``FastUserAgent(text).is_bot``: whether the device family is "Spider".
+
+    With ``named_browser`` (the browser is one the site's rules name, so most likely not a bot)
+    the candidates are tried first, and the whole device parse runs only if one of them
+    matches: uap-core takes the first matching pattern, so the whole parse confirms a match,
+    while no match among them means no Spider. Other agents, bots among them, are parsed whole
+    at once.
+    """
+    if not named_browser or _SPIDER in text or _SPIDER_CANDIDATES.extract(text) is not None:
+        device = _RESOLVER.de.extract(text)
+        return device is not None and device.family == _SPIDER
+    return False
+
+
 def parse_user_agent(text: str) -> FastUserAgent:
     """Parse a User-Agent string (uncached)."""
     return FastUserAgent(text)
@@ -116,7 +179,7 @@ class BrowserInfo:
     """The browser of a request and its verdict, as ``request.state.browser``.
 
     ``BrowserInfo(key='chrome', family='Chrome', version=(120, 0, 0), version_string='120.0.0',
-    verdict='supported', is_bot=False, is_mobile=False, source='user-agent')``
+    verdict='supported', is_bot=False, source='user-agent')``, and ``is_mobile``.
     """
 
     key: str | None
@@ -125,9 +188,19 @@ class BrowserInfo:
     version_string: str
     verdict: Verdict
     is_bot: bool
-    is_mobile: bool
     source: Literal["user-agent", "client-hints"]
     ua_string: str = field(repr=False, compare=False)
+    #: ``is_mobile`` once read (``None`` before): the verdict does not need its OS and device.
+    _mobile: bool | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def is_mobile(self) -> bool:
+        """Whether user-agents counts the browser as mobile; parsed on the first read."""
+        mobile = self._mobile
+        if mobile is None:
+            mobile = bool(self.user_agent.is_mobile)
+            object.__setattr__(self, "_mobile", mobile)  # frozen: a memo, not a change
+        return mobile
 
     @property
     def user_agent(self) -> FastUserAgent:
@@ -173,15 +246,16 @@ class BrowserClassifier:
     def _classify(self, user_agent: bytes, client_hints: bytes | None) -> BrowserInfo:
         text = user_agent.decode("latin-1")
         try:
-            return self._judge(FastUserAgent(text), client_hints)
+            return self._judge(text, client_hints)
         except Exception:
             logger.debug("consent: could not classify User-Agent %r", text[:200], exc_info=True)
-            return _unknown(FastUserAgent._unparsed(text))
+            return _unknown(text, _NO_BROWSER.family)
 
-    def _judge(self, agent: FastUserAgent, client_hints: bytes | None) -> BrowserInfo:
-        if not agent.ua_string.strip():
-            return _unknown(agent)
-        family: str = agent.browser.family
+    def _judge(self, text: str, client_hints: bytes | None) -> BrowserInfo:
+        browser = _browser(_RESOLVER.ua.extract(text))
+        family: str = browser.family
+        if not text.strip():
+            return _unknown(text, family)
         key = self.family_keys.get(family)
         hint = _hint(client_hints) if client_hints else None
         source: Literal["user-agent", "client-hints"]
@@ -190,10 +264,10 @@ class BrowserClassifier:
             family, version_string, version = hint
             key, source = BRAND_KEYS[family], "client-hints"
         else:
-            version = _leading_ints(agent.browser.version)
-            version_string = agent.browser.version_string
+            version = _leading_ints(browser.version)
+            version_string = browser.version_string
             source = "user-agent"
-        is_bot = bool(agent.is_bot)
+        is_bot = is_spider(text, named_browser=key is not None)
         rule = self.rules.get(key) if key else None
         verdict: Verdict
         if is_bot:
@@ -213,23 +287,22 @@ class BrowserClassifier:
             version_string=version_string,
             verdict=verdict,
             is_bot=is_bot,
-            is_mobile=bool(agent.is_mobile),
             source=source,
-            ua_string=agent.ua_string,
+            ua_string=text,
         )
 
 
-def _unknown(agent: FastUserAgent) -> BrowserInfo:
+def _unknown(text: str, family: str) -> BrowserInfo:
     return BrowserInfo(
         key=None,
-        family=agent.browser.family,
+        family=family,
         version=(),
         version_string="",
         verdict="unknown",
         is_bot=False,
-        is_mobile=False,
         source="user-agent",
-        ua_string=agent.ua_string,
+        ua_string=text,
+        _mobile=False,
     )
 
 
