@@ -482,6 +482,28 @@ def print_table(summary: dict[str, Any], meta: dict[str, Any]) -> None:
         print(f"  {name:<28} {value:8.1f}")
 
 
+def setup(
+    loop: asyncio.AbstractEventLoop, corpus: Sequence[str] | None, requests: int
+) -> list[Scenario]:
+    """Every scenario, with its apps and the cookies of a decided and an undecided visitor."""
+    bare = make_bare_app()
+    noop = NoopMiddleware(make_bare_app())
+    session = make_session_app(make_bare_app())
+    consent = make_consent_app(make_bare_app())
+    consent_value = loop.run_until_complete(consent_cookie(consent))
+    session_value = loop.run_until_complete(session_cookie(session))
+    return scenarios(
+        bare=bare,
+        noop=noop,
+        session=session,
+        consent=consent,
+        decided=f"{GA_COOKIE}; session={session_value}; consent={consent_value}",
+        undecided=f"session={session_value}",
+        corpus=corpus,
+        requests=requests,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
@@ -492,30 +514,12 @@ def main(argv: list[str] | None = None) -> int:
     rounds = args.rounds or (3 if args.quick else 7)
     requests = args.requests or (300 if args.quick else 5000)
 
-    bare = make_bare_app()
-    noop = NoopMiddleware(make_bare_app())
-    session = make_session_app(make_bare_app())
-    consent = make_consent_app(make_bare_app())
-
     path = corpus_path()
     corpus = load_corpus(path) if path else None
 
     loop = asyncio.new_event_loop()
     try:
-        consent_value = loop.run_until_complete(consent_cookie(consent))
-        session_value = loop.run_until_complete(session_cookie(session))
-        decided = f"{GA_COOKIE}; session={session_value}; consent={consent_value}"
-        undecided = f"session={session_value}"
-        chosen = scenarios(
-            bare=bare,
-            noop=noop,
-            session=session,
-            consent=consent,
-            decided=decided,
-            undecided=undecided,
-            corpus=corpus,
-            requests=requests,
-        )
+        chosen = setup(loop, corpus, requests)
         loop.run_until_complete(check(chosen))
         for scenario in chosen:  # warm-up: caches, code paths, the allocator
             scenario.samples.clear()

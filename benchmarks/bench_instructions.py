@@ -1,0 +1,237 @@
+"""Instructions per request of bench_asgi's scenarios, counted by valgrind's cachegrind.
+
+Timings on a shared machine move by tens of percent from run to run; the number of instructions
+a request executes does not. Each scenario runs in a child process under ``cachegrind`` twice,
+with the same set-up and the same pre-built requests, once running ``--few`` of them and once
+``--many``: the difference of the two counts, divided by the difference of the requests, is the
+cost of one request with start-up, imports and set-up cancelled out. Hash randomisation is off
+(``PYTHONHASHSEED=0``) and the collector does not traverse the pre-built requests: a figure
+repeats to within about 1 %.
+
+An instruction count is not a time: cache misses, branch mispredictions and what else runs
+between two requests are not in it. It is the measure to compare two versions of the code by,
+and to tell where the work of a request goes; ``bench_asgi.py`` gives the µs.
+
+    python benchmarks/bench_instructions.py                  # every scenario (a few minutes)
+    python benchmarks/bench_instructions.py --scenario consent_new_ua --scenario bare_html
+    python benchmarks/bench_instructions.py --quick          # two scenarios, few requests
+    python benchmarks/bench_instructions.py --json
+
+Needs ``valgrind`` (``apt-get install valgrind``). Without it, the script runs each scenario once
+in a child process, unmeasured, so that a smoke run still checks that the scenarios work, and
+says that counts need valgrind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root
+
+from benchmarks.bench_asgi import BrokenError, check, corpus_path, load_corpus, setup, timed
+
+QUICK_SCENARIOS = ("bare_html", "consent_html")
+CORPUS_SCENARIO = "consent_corpus_ua"
+_TOTAL = re.compile(rb"I\s+refs:\s+([\d,]+)")
+
+
+def child(key: str, run: int, build: int) -> None:
+    """Set every scenario up, build ``build`` requests of scenario ``key`` and run ``run``."""
+    path = corpus_path() if key == CORPUS_SCENARIO else None
+    corpus = load_corpus(path) if path else None  # parsing it is most of a child's start-up
+    loop = asyncio.new_event_loop()
+    try:
+        by_key = {scenario.key: scenario for scenario in setup(loop, corpus, build)}
+        scenario = by_key[key]
+        loop.run_until_complete(check([scenario]))
+        if scenario.before_round is not None:
+            scenario.before_round(loop)
+        warm_up = [scenario.make_scope(i) for i in range(min(50, build))]
+        loop.run_until_complete(timed(scenario.app, warm_up))
+        if scenario.before_round is not None:
+            scenario.before_round(loop)  # the corpus' agents are new again
+        scopes = [scenario.make_scope(i) for i in range(build)]
+        gc.collect()
+        gc.freeze()  # as bench_asgi: the collector does not traverse the pre-built scopes
+        loop.run_until_complete(timed(scenario.app, scopes[:run]))
+    finally:
+        loop.close()
+
+
+def child_command(key: str, run: int, build: int) -> list[str]:
+    script = str(Path(__file__).resolve())
+    return [sys.executable, script, "--child", key, "--run", str(run), "--build", str(build)]
+
+
+def count(key: str, run: int, build: int) -> int:
+    """Instructions executed by a child process that runs ``run`` of ``build`` requests."""
+    command = [
+        "valgrind",
+        "--tool=cachegrind",
+        "--cache-sim=no",
+        "--cachegrind-out-file=/dev/null",
+        *child_command(key, run, build),
+    ]
+    environment = {**os.environ, "PYTHONHASHSEED": "0"}
+    done = subprocess.run(command, capture_output=True, env=environment, check=False)
+    found = _TOTAL.search(done.stderr)
+    if done.returncode != 0 or found is None:
+        tail = done.stderr.decode(errors="replace")[-2000:]
+        raise BrokenError(f"{key}: the child under valgrind failed ({done.returncode}):\n{tail}")
+    return int(found.group(1).replace(b",", b""))
+
+
+def per_request(key: str, few: int, many: int) -> float:
+    """Instructions of one request of ``key``: the two counts' difference over the requests'."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        low, high = pool.map(lambda run: count(key, run, many), (few, many))
+    return (high - low) / (many - few)
+
+
+@dataclass(frozen=True)
+class Listed:
+    label: str
+    kind: str  # "html" or "json": which bare app it is compared with
+    limit: int | None  # the most requests before the scenario repeats itself (the corpus)
+
+
+def available() -> dict[str, Listed]:
+    """Each scenario by key, as bench_asgi builds them."""
+    path = corpus_path()
+    corpus = load_corpus(path) if path else None
+    loop = asyncio.new_event_loop()
+    try:
+        scenarios = setup(loop, corpus, sys.maxsize)
+    finally:
+        loop.close()
+    return {s.key: Listed(s.label, s.kind, s.requests) for s in scenarios}
+
+
+def summarise(counts: dict[str, float], scenarios: dict[str, Listed]) -> list[dict[str, Any]]:
+    rows = []
+    for key, instructions in counts.items():
+        label, kind = scenarios[key].label, scenarios[key].kind
+        bare, noop, session = (counts.get(f"{name}_{kind}") for name in ("bare", "noop", "session"))
+        added = instructions - bare if bare is not None else None
+        session_added = session - bare if session is not None and bare is not None else None
+        rows.append(
+            {
+                "key": key,
+                "scenario": label,
+                "instructions": instructions,
+                "added_vs_bare": added,
+                "added_vs_noop": instructions - noop if noop is not None else None,
+                "ratio_to_session_added": (
+                    added / session_added
+                    if added is not None and session_added and key != f"bare_{kind}"
+                    else None
+                ),
+            }
+        )
+    return rows
+
+
+def print_table(rows: list[dict[str, Any]], runs: dict[str, tuple[int, int]]) -> None:
+    sizes = ", ".join(sorted({f"{few} and {many}" for few, many in runs.values()}))
+    print(
+        f"Instructions per request (cachegrind; runs of {sizes} requests, the difference per "
+        f"request); Python {sys.version.split()[0]}"
+    )
+    headers = ("scenario", "instructions", "+ vs bare", "+ vs no-op", "× Session")
+
+    def thousands(value: float | None, sign: str = "") -> str:
+        return "-" if value is None else f"{value / 1000:{sign},.1f}k"
+
+    lines = [
+        (
+            row["scenario"],
+            thousands(row["instructions"]),
+            thousands(row["added_vs_bare"], "+"),
+            thousands(row["added_vs_noop"], "+"),
+            "-"
+            if row["ratio_to_session_added"] is None
+            else f"{row['ratio_to_session_added']:.2f}×",
+        )
+        for row in rows
+    ]
+    widths = [max(len(cell) for cell in column) for column in zip(headers, *lines, strict=True)]
+    for line in (headers, tuple("-" * w for w in widths), *lines):
+        print(
+            "  ".join(
+                cell.ljust(w) if i == 0 else cell.rjust(w)
+                for i, (cell, w) in enumerate(zip(line, widths, strict=True))
+            )
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="two scenarios, few requests")
+    parser.add_argument("--scenario", action="append", help="a scenario key (default: all)")
+    parser.add_argument("--few", type=int, help="requests of the shorter run (default 200)")
+    parser.add_argument(
+        "--many",
+        type=int,
+        help="requests of the longer run (default 2200; the corpus has fewer agents)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--run", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--build", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args.child, args.run, args.build)
+        return 0
+
+    few = args.few or (20 if args.quick else 200)
+    many = args.many or (120 if args.quick else 2200)
+    scenarios = available()
+    keys = args.scenario or (list(QUICK_SCENARIOS) if args.quick else list(scenarios))
+    unknown = [key for key in keys if key not in scenarios]
+    if unknown:
+        parser.error(f"unknown scenario {', '.join(unknown)}; one of: {', '.join(scenarios)}")
+
+    runs = {key: (few, min(many, scenarios[key].limit or many)) for key in keys}
+    for key, (low, high) in runs.items():
+        if not 0 < low < high:
+            parser.error(f"{key}: --few must be positive and below --many ({low}, {high})")
+
+    if shutil.which("valgrind") is None:
+        for key, (low, high) in runs.items():
+            subprocess.run(child_command(key, low, high), check=True)
+        print(
+            f"bench_instructions: ran {', '.join(keys)} once, unmeasured: counting "
+            "instructions needs valgrind (apt-get install valgrind)"
+        )
+        return 0
+
+    counts = {key: per_request(key, *runs[key]) for key in keys}
+    rows = summarise(counts, scenarios)
+    if args.json:
+        print(json.dumps({"runs": runs, "rows": rows}, indent=2))
+    else:
+        print_table(rows, runs)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BrokenError as error:
+        print(f"bench_instructions: BROKEN: {error}", file=sys.stderr)
+        sys.exit(1)
+    except subprocess.CalledProcessError as error:
+        print(f"bench_instructions: BROKEN: {error}", file=sys.stderr)
+        sys.exit(1)
