@@ -1,9 +1,10 @@
 """Per-request cost of ConsentMiddleware next to a no-op middleware and Starlette's sessions.
 
 Calls ASGI apps directly in one asyncio event loop (no server, no sockets), with pre-built scopes
-carrying the headers a current Chrome sends. Every scenario runs once per round, rounds are
-interleaved (the order rotates each round), and each figure is the median over rounds; the
-"added" figures are medians of per-round differences with the bare app of the same round.
+carrying the headers a current Chrome sends. Every scenario runs once per round, in turns of
+250 requests with the others (the order rotates each round), and each figure is the median over
+rounds; the "added" figures are medians of per-round differences with the bare app of the same
+round.
 
     python benchmarks/bench_asgi.py            # full run (about 20 s)
     python benchmarks/bench_asgi.py --quick    # smoke run (a few seconds)
@@ -308,24 +309,43 @@ async def timed(app: Any, scopes: list[dict[str, Any]]) -> float:
 
 
 def run_rounds(
-    loop: asyncio.AbstractEventLoop, chosen: list[Scenario], rounds: int, requests: int
+    loop: asyncio.AbstractEventLoop,
+    chosen: list[Scenario],
+    rounds: int,
+    requests: int,
+    block: int = 250,
 ) -> None:
+    """Run ``rounds`` rounds of every scenario, one sample per scenario and round.
+
+    Within a round the scenarios take turns ``block`` requests at a time (the order rotating
+    each round), so that a slow stretch of a shared machine, which lasts longer than a block,
+    weighs on every scenario alike rather than on whichever ran through it.
+    """
     for index in range(rounds):
         shift = index % len(chosen)
-        for scenario in chosen[shift:] + chosen[:shift]:
-            count = scenario.requests or requests
+        order = chosen[shift:] + chosen[:shift]
+        for scenario in order:
             if scenario.before_round is not None:
                 scenario.before_round(loop)
-            scopes = [scenario.make_scope(i) for i in range(count)]
-            gc.collect()
-            # The pre-built scopes are the harness's, not a server's: keep the collector from
-            # traversing them, as a server's per-request scopes are never many at once.
-            gc.freeze()
-            try:
-                seconds = loop.run_until_complete(timed(scenario.app, scopes))
-            finally:
-                gc.unfreeze()
-            scenario.samples.append(seconds / count * 1e6)
+        scopes = {
+            scenario.key: [scenario.make_scope(i) for i in range(scenario.requests or requests)]
+            for scenario in order
+        }
+        seconds = dict.fromkeys(scopes, 0.0)
+        gc.collect()
+        # The pre-built scopes are the harness's, not a server's: keep the collector from
+        # traversing them, as a server's per-request scopes are never many at once.
+        gc.freeze()
+        try:
+            for start in range(0, max(map(len, scopes.values())), block):
+                for scenario in order:
+                    batch = scopes[scenario.key][start : start + block]
+                    if batch:
+                        seconds[scenario.key] += loop.run_until_complete(timed(scenario.app, batch))
+        finally:
+            gc.unfreeze()
+        for scenario in order:
+            scenario.samples.append(seconds[scenario.key] / len(scopes[scenario.key]) * 1e6)
 
 
 # --- uncached parsing, for comparison ---------------------------------------------------------
