@@ -316,6 +316,13 @@ def new_agent_steps(consent: Any, decided: str, quick: bool) -> list[tuple[str, 
             browsers._RESOLVER.de.extract(a),
         ),
     )
+    step(
+        "  the verdict's extractors (browser, Spider pre-check)",
+        lambda a, h: (
+            browsers._RESOLVER.ua.extract(a),
+            browsers.is_spider(a, named_browser=True),
+        ),
+    )
     step("  browsers.parse_brand_list(sec-ch-ua)", lambda a, h: browsers.parse_brand_list(h))
     return results
 

@@ -6,7 +6,7 @@ needs only the browser and whether the device is a ``Spider`` (a bot): the OS an
 device are parsed when the app reads ``is_mobile`` or ``user_agent``.
 Time is bounded by truncation: the User-Agent is cut to ``max_user_agent_length`` bytes and the
 client-hint header to 1024 bytes before anything else, and ua-parser-rs is linear-time. A
-never-seen agent costs 20-30 µs, a crafted one of the default 1,024 bytes up to about 0.7 ms.
+never-seen agent costs 20-30 µs, a crafted one of the default 1,024 bytes up to about 0.9 ms.
 Past ~1,900 bytes ua-parser-rs slows sharply, so the setting is capped at 2,048 bytes (a few ms).
 """
 
