@@ -229,9 +229,6 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except BrokenError as error:
-        print(f"bench_instructions: BROKEN: {error}", file=sys.stderr)
-        sys.exit(1)
-    except subprocess.CalledProcessError as error:
+    except (BrokenError, subprocess.CalledProcessError) as error:
         print(f"bench_instructions: BROKEN: {error}", file=sys.stderr)
         sys.exit(1)

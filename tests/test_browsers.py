@@ -9,6 +9,7 @@ import pytest
 import user_agents
 from hypothesis import given
 from hypothesis import strategies as st
+from ua_parser.regex import Resolver
 
 import consent.browsers
 from consent.browsers import (
@@ -220,6 +221,19 @@ def test_is_spider_is_the_whole_parse_s_is_bot(classifier: BrowserClassifier, ua
     expected = FastUserAgent(ua).is_bot
     assert is_spider(ua) is is_spider(ua, named_browser=True) is expected
     assert classify(classifier, ua).is_bot is expected
+
+
+def test_a_spider_named_by_a_lone_capture_is_found_by_the_substring_test(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """uap-core's generic bot pattern also matches "Spider", so on its own data the substring
+    test never decides; without candidates it is all that stands for the lone captures."""
+    ua = "Mozilla/5.0 (Linux; Android 4.4; Spider Build/KOT49H) AppleWebKit/537.36"
+    assert FastUserAgent(ua).is_bot
+    no_candidates = Resolver(([], [], [])).de
+    monkeypatch.setattr(consent.browsers, "_SPIDER_CANDIDATES", no_candidates)
+    assert is_spider(ua, named_browser=True)
+    assert not is_spider(CHROME_120, named_browser=True)
 
 
 _UA_WORDS = [
