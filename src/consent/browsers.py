@@ -252,8 +252,8 @@ class BrowserClassifier:
             return _unknown(text, _NO_BROWSER.family)
 
     def _judge(self, text: str, client_hints: bytes | None) -> BrowserInfo:
-        browser = _browser(_RESOLVER.ua.extract(text))
-        family: str = browser.family
+        match = _RESOLVER.ua.extract(text)
+        family: str = _NO_BROWSER.family if match is None else match.family
         if not text.strip():
             return _unknown(text, family)
         key = self.family_keys.get(family)
@@ -263,7 +263,8 @@ class BrowserClassifier:
         if hint is not None and (hint[0] != "Chromium" or key in (None, "chrome")):
             family, version_string, version = hint
             key, source = BRAND_KEYS[family], "client-hints"
-        else:
+        else:  # the User-Agent's version, built only when the hints do not give one
+            browser = _browser(match)
             version = _leading_ints(browser.version)
             version_string = browser.version_string
             source = "user-agent"
