@@ -43,6 +43,7 @@ from benchmarks.apps import (
     make_session_app,
     request_headers,
 )
+from benchmarks.report import print_columns
 
 UA_CORPUS_ENV = "CONSENT_UA_CORPUS"
 UA_CORPUS_DEFAULT = Path(__file__).resolve().parents[1] / ".." / "shared/data/uap-core/test_ua.yaml"
@@ -485,14 +486,7 @@ def print_table(summary: dict[str, Any], meta: dict[str, Any]) -> None:
                 met,
             )
         )
-    widths = [max(len(str(x)) for x in column) for column in zip(headers, *lines, strict=True)]
-    for line in (headers, tuple("-" * w for w in widths), *lines):
-        print(
-            "  ".join(
-                str(cell).ljust(w) if i in (0, 6, 7) else str(cell).rjust(w)
-                for i, (cell, w) in enumerate(zip(line, widths, strict=True))
-            )
-        )
+    print_columns(headers, lines, left=(0, 6, 7))
     print(
         f"SessionMiddleware adds {summary['session_added_us']['html']:.1f} µs (HTML) and "
         f"{summary['session_added_us']['json']:.1f} µs (JSON) over the bare app."

@@ -41,6 +41,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root
 
 from benchmarks.bench_asgi import BrokenError, check, corpus_path, load_corpus, setup, timed
+from benchmarks.report import print_columns
 
 QUICK_SCENARIOS = ("bare_html", "consent_html")
 CORPUS_SCENARIO = "consent_corpus_ua"
@@ -166,14 +167,7 @@ def print_table(rows: list[dict[str, Any]], runs: dict[str, tuple[int, int]]) ->
         )
         for row in rows
     ]
-    widths = [max(len(cell) for cell in column) for column in zip(headers, *lines, strict=True)]
-    for line in (headers, tuple("-" * w for w in widths), *lines):
-        print(
-            "  ".join(
-                cell.ljust(w) if i == 0 else cell.rjust(w)
-                for i, (cell, w) in enumerate(zip(line, widths, strict=True))
-            )
-        )
+    print_columns(headers, lines)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,6 +43,7 @@ from benchmarks.apps import (
     make_settings,
     request_headers,
 )
+from benchmarks.report import print_columns
 
 TARGET_MB = 4.0
 BANNER = b'id="consent-banner"'
@@ -268,14 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         for row in rows
     ]
-    widths = [max(len(x) for x in column) for column in zip(headers, *lines, strict=True)]
-    for line in (headers, tuple("-" * w for w in widths), *lines):
-        print(
-            "  ".join(
-                cell.ljust(w) if i in (0, 6, 7) else cell.rjust(w)
-                for i, (cell, w) in enumerate(zip(line, widths, strict=True))
-            )
-        )
+    print_columns(headers, lines, left=(0, 6, 7))
     print()
     print(
         f"Memory ConsentMiddleware keeps after N distinct visitors (new User-Agent and consent "
