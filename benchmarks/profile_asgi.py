@@ -226,7 +226,7 @@ def steps(
 
     def start() -> Callable[[], Any]:
         responder = mw.HTMLResponder(consent, dict(scope), _sink)
-        responder.lookup.visit()
+        responder.state.visit()
         return lambda: responder.start(dict(start_message))
 
     step("HTMLResponder.start(message) [headers, snippet]", start)
@@ -242,7 +242,7 @@ def steps(
 
         def snippet() -> Callable[[], Any]:
             responder = mw.HTMLResponder(consent, dict(scope), _sink)
-            return lambda: responder.snippet("utf-8", *responder.lookup.visit())
+            return lambda: responder.snippet("utf-8", *responder.state.visit())
 
         step("  HTMLResponder.snippet('utf-8') [render cache + fill]", snippet)
         raw_path, path, query = scope.get("raw_path"), scope["path"], scope.get("query_string")
@@ -250,7 +250,7 @@ def steps(
 
         def page_snippet() -> bytes:
             responder = mw.HTMLResponder(consent, dict(scope), _sink)
-            return responder.snippet("utf-8", *responder.lookup.visit())
+            return responder.snippet("utf-8", *responder.state.visit())
 
         def inject() -> Callable[[], Any]:
             piece = page_snippet()

@@ -23,21 +23,26 @@ from tests.support import CHROME, call, client, header_values, http_scope, make_
 CONSENT, BROWSER = "the consent", "the browser"
 
 
+class FakeVisitor:
+    consent = CONSENT
+    browser = BROWSER
+
+
 class Lookups:
-    """A resolver that counts its calls."""
+    """A site that counts its visitor lookups."""
 
     def __init__(self) -> None:
         self.calls = 0
 
-    def __call__(self) -> tuple[str, str]:
+    def visitor_by_headers(self, headers: Any) -> FakeVisitor:
         self.calls += 1
-        return CONSENT, BROWSER
+        return FakeVisitor()
 
 
 def lazy(origin: dict[str, Any] | None = None) -> tuple[RequestState, dict[str, Any], Lookups]:
     origin = {"lifespan": 1} if origin is None else origin
     lookups = Lookups()
-    return RequestState(origin, lookups), origin, lookups
+    return RequestState(origin, lookups, []), origin, lookups  # type: ignore[arg-type]
 
 
 # --- each operation reads as if both items were there from the start --------------------------

@@ -14,7 +14,7 @@ from consent.html import BodyTagMemo, HTMLInjector, insert_snippet
 from consent.plans import SETS_COOKIES, StartPlans, Verbatim
 from consent.settings import ConsentSettings
 from consent.state import RequestState
-from consent.visitor import Site, Visitor, VisitorLookup
+from consent.visitor import Site, Visitor
 
 Header = tuple[bytes, bytes]
 #: Any ASGI application; typed loosely so that every framework's own ASGI types are accepted.
@@ -82,19 +82,19 @@ class HTMLResponder:
     ``consent`` or ``browser`` from the state, a response that sets cookies, or an HTML page.
     """
 
-    __slots__ = ("downstream", "injector", "lookup", "middleware", "scope", "to_inject")
+    __slots__ = ("downstream", "injector", "middleware", "scope", "state", "to_inject")
 
     def __init__(self, middleware: ConsentMiddleware, scope: Scope, send: Send) -> None:
         self.middleware = middleware
         self.downstream = send
         self.to_inject: bytes | None = None  # the snippet, until it is in the body
         self.injector: HTMLInjector | None = None  # for a body in several messages
-        self.lookup = VisitorLookup(middleware.site, scope.get("headers"))
         self.scope = _without_send_extensions(scope) if "extensions" in scope else scope
         origin = scope.get("state")
         if origin is None:
             origin = {}
-        scope["state"] = self.scope["state"] = RequestState(origin, self.lookup)
+        self.state = RequestState(origin, middleware.site, scope.get("headers"))
+        scope["state"] = self.scope["state"] = self.state
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -127,7 +127,7 @@ class HTMLResponder:
         plans = self.middleware.plans
         plan = plans.plan(status, headers)
         if plan is SETS_COOKIES:
-            _, consent = self.lookup.visit()
+            _, consent = self.state.visit()
             filtered = self.middleware.site.policy.filter_headers(headers, consent.granted)
             if filtered is not None:
                 headers = filtered
@@ -139,7 +139,7 @@ class HTMLResponder:
             return message
         if isinstance(plan, Verbatim):
             return {**message, "headers": plan.headers()}
-        visitor, consent = self.lookup.visit()
+        visitor, consent = self.state.visit()
         snippet = self.snippet(plan.charset, visitor, consent)
         if snippet and self.scope.get("method") != "HEAD":
             self.to_inject = snippet

@@ -16,43 +16,65 @@ application runs is not seen inside.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from consent.cookies import ConsentState
+    from consent.visitor import Site, Visitor
 
 #: The items published on demand, in the order they are stored.
 LAZY_KEYS = ("consent", "browser")
 
-Resolver = Callable[[], tuple[Any, Any]]
-
 
 class RequestState(dict[str, Any]):
-    """A copy of the server's ``state`` dict whose ``consent`` and ``browser`` items come from
-    ``resolve()`` when first needed; every change is written through to ``origin`` as well."""
+    """A copy of the server's ``state`` dict whose ``consent`` and ``browser`` items are the
+    request's visitor's, looked up when first needed; every change is written through to
+    ``origin`` as well.
 
-    __slots__ = ("_origin", "_resolve")
+    The responder asks it for the visitor too (:meth:`visit`), so that a request looks its
+    visitor up at most once. It holds the request's headers rather than its scope: the scope
+    holds the state, so keeping the scope would make a reference cycle, and every request's
+    objects would then wait for the garbage collector instead of being freed as soon as the
+    response is sent.
+    """
 
-    def __init__(self, origin: dict[str, Any], resolve: Resolver) -> None:
-        dict.__init__(self, origin)
+    __slots__ = ("_found", "_headers", "_origin", "_pending", "_site")
+
+    def __init__(self, origin: dict[str, Any], site: Site, headers: Any) -> None:
+        if origin:  # mostly empty, and calling dict.__init__ costs on every request
+            dict.update(self, origin)
         self._origin = origin
-        self._resolve: Resolver | None = resolve
+        self._site = site
+        self._headers = headers
+        self._found: tuple[Visitor, ConsentState] | None = None
+        self._pending = True  # consent and browser are not stored yet
+
+    def visit(self) -> tuple[Visitor, ConsentState]:
+        """The visitor and their consent, looked up on the first call and then kept."""
+        if self._found is None:
+            visitor = self._site.visitor_by_headers(self._headers or ())
+            self._found = visitor, visitor.consent
+        return self._found
 
     @property
     def resolved(self) -> bool:
-        """Whether ``consent`` and ``browser`` have been looked up."""
-        return self._resolve is None
+        """Whether ``consent`` and ``browser`` have been stored."""
+        return not self._pending
 
     def resolve(self) -> None:
         """Store ``consent`` and ``browser`` now, unless the application already set its own."""
-        resolve, self._resolve = self._resolve, None
-        if resolve is None:
+        if not self._pending:
             return
-        for key, value in zip(LAZY_KEYS, resolve(), strict=True):
+        self._pending = False
+        visitor, consent = self.visit()
+        for key, value in zip(LAZY_KEYS, (consent, visitor.browser), strict=True):
             if not dict.__contains__(self, key):
                 dict.__setitem__(self, key, value)
                 self._origin.setdefault(key, value)
 
     def __missing__(self, key: str) -> Any:
-        if self._resolve is not None and key in LAZY_KEYS:
+        if self._pending and key in LAZY_KEYS:
             self.resolve()
             return dict.__getitem__(self, key)
         raise KeyError(key)
@@ -60,12 +82,12 @@ class RequestState(dict[str, Any]):
     # Reads that would miss the items not yet stored.
 
     def get(self, key: str, default: Any = None) -> Any:
-        if self._resolve is not None and key in LAZY_KEYS:
+        if self._pending and key in LAZY_KEYS:
             self.resolve()
         return dict.get(self, key, default)
 
     def __contains__(self, key: object) -> bool:
-        if self._resolve is not None and key in LAZY_KEYS:
+        if self._pending and key in LAZY_KEYS:
             self.resolve()
         return dict.__contains__(self, key)
 
@@ -150,7 +172,7 @@ class RequestState(dict[str, Any]):
         return key, value
 
     def clear(self) -> None:
-        self._resolve = None
+        self._pending = False
         dict.clear(self)
         self._origin.clear()
 

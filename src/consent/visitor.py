@@ -225,35 +225,6 @@ class Site:
         return Visitor(self, consent, notice, user_agent, accept_language, gpc, hints)
 
 
-class VisitorLookup:
-    """A request's visitor and its consent, looked up on the first call and then kept.
-
-    The responder and the request state share one. It holds the request's headers rather than
-    its scope: the scope holds the state, which holds this, so keeping the scope would make a
-    reference cycle, and every request's objects would then wait for the garbage collector
-    instead of being freed as soon as the response is sent.
-    """
-
-    __slots__ = ("_found", "_headers", "_site")
-
-    def __init__(self, site: Site, headers: Any) -> None:
-        self._site = site
-        self._headers = headers
-        self._found: tuple[Visitor, ConsentState] | None = None
-
-    def visit(self) -> tuple[Visitor, ConsentState]:
-        """The visitor and their consent."""
-        if self._found is None:
-            visitor = self._site.visitor_by_headers(self._headers or ())
-            self._found = visitor, visitor.consent
-        return self._found
-
-    def __call__(self) -> tuple[ConsentState, BrowserInfo]:
-        """What the request state's ``consent`` and ``browser`` items hold."""
-        visitor, consent = self.visit()
-        return consent, visitor.browser
-
-
 def _repeated(headers: Any) -> Judged:
     """The judged header values when some header name comes more than once: HTTP/2 may split
     the Cookie header, whose parts are joined again; for the others the last one wins."""
