@@ -1,10 +1,10 @@
 """The applications and requests the benchmarks share.
 
 ``bare_app`` is a plain Starlette app with an HTML page (``/``, about 3 KB) and a small JSON
-response (``/api``); ``consent_app`` is the same wrapped in ``ConsentMiddleware`` with the
-benchmark settings (a fixed secret key, defaults otherwise). ``bench_uvicorn.py`` serves these
-with ``python -m uvicorn benchmarks.apps:bare_app`` (run from the repository root);
-``bench_asgi.py`` and ``bench_memory.py`` call them directly.
+response (``/api``, and ``/api/traced`` with a request id); ``consent_app`` is the same wrapped
+in ``ConsentMiddleware`` with the benchmark settings (a fixed secret key, defaults otherwise).
+``bench_uvicorn.py`` serves these with ``python -m uvicorn benchmarks.apps:bare_app`` (run from
+the repository root); ``bench_asgi.py`` and ``bench_memory.py`` call them directly.
 """
 
 from __future__ import annotations
@@ -152,6 +152,13 @@ async def api(request: Request) -> Response:
     return JSONResponse(JSON_DATA)
 
 
+async def traced(request: Request) -> Response:
+    """The JSON of ``/api`` with the request's ``X-Request-ID`` echoed, as many APIs send it: a
+    start message that differs from every other."""
+    request_id = request.headers.get("x-request-id", "none")
+    return JSONResponse(JSON_DATA, headers={"x-request-id": request_id})
+
+
 async def login(request: Request) -> Response:
     """Sets a session value (used once, to obtain a valid SessionMiddleware cookie)."""
     request.session["user"] = {"id": 4211, "name": "ada"}
@@ -200,6 +207,7 @@ async def html_chunks(
 ROUTES = [
     Route("/", page),
     Route("/api", api),
+    Route("/api/traced", traced),
     Route("/login", login),
     Route("/stream", stream),
 ]

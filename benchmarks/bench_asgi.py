@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import itertools
 import json
 import os
 import statistics
@@ -194,7 +195,7 @@ class Scenario:
     label: str
     app: Any
     make_scope: Callable[[int], dict[str, Any]]
-    kind: str  # "html" or "json": which bare app it is compared with
+    kind: str  # "html", "json" or "traced": which bare app it is compared with
     #: Called before each round with the event loop (untimed), e.g. to start from empty caches.
     before_round: Callable[[asyncio.AbstractEventLoop], None] | None = None
     requests: int | None = None  # fewer than the default (a corpus of limited size)
@@ -223,6 +224,13 @@ def scenarios(
         return http_scope("/", browser_headers(agent, decided, hints))
 
     consent_value = decided.rsplit("consent=", 1)[1]
+    request_ids = itertools.count()
+    chrome_headers = browser_headers(CHROME_UA, decided)
+
+    def traced(_i: int) -> dict[str, Any]:
+        # A new id for every request, so that no start message repeats, even across rounds.
+        request_id = (b"x-request-id", b"%016x" % next(request_ids))
+        return http_scope("/api/traced", [*chrome_headers, request_id])
 
     def analytics_changed(i: int) -> dict[str, Any]:
         # An analytics script rewrites its cookie's timestamp on every page view.
@@ -255,6 +263,9 @@ def scenarios(
             "session_json", "SessionMiddleware, JSON", session, fixed("/api", decided), "json"
         ),
         Scenario("consent_json", "Consent, decided, JSON", consent, fixed("/api", decided), "json"),
+        Scenario("bare_traced", "bare Starlette, JSON + request id", bare, traced, "traced"),
+        Scenario("noop_traced", "no-op middleware, JSON + request id", noop, traced, "traced"),
+        Scenario("consent_traced", "Consent, JSON + request id", consent, traced, "traced"),
     ]
     if corpus:
         agents = list(corpus)
@@ -384,7 +395,7 @@ async def check(chosen: list[Scenario]) -> None:
         if reply.status != 200:
             raise BrokenError(f"{scenario.key}: status {reply.status}")
         body = reply.body
-        if scenario.kind == "json":
+        if scenario.kind in ("json", "traced"):
             json.loads(body)
             if b"consent" in body:
                 raise BrokenError(f"{scenario.key}: something was injected into JSON")
@@ -420,7 +431,8 @@ def summarise(chosen: list[Scenario], parse: dict[str, float], requests: int) ->
         noop = by_key[f"noop_{scenario.kind}"]
         added = paired(scenario, bare) if scenario is not bare else 0.0
         over_noop = paired(scenario, noop) if scenario is not noop else 0.0
-        ratio = added / session_added[scenario.kind] if session_added[scenario.kind] > 0 else None
+        session = session_added.get(scenario.kind)
+        ratio = added / session if session is not None and session > 0 else None
         if scenario is bare:
             ratio = None
         target, met = None, None
