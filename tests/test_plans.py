@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+import pytest
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from consent import plans
@@ -69,11 +70,40 @@ def test_unhashable_and_large_headers_are_planned_but_not_kept() -> None:
     assert start_plans.plan(200, large) is not start_plans.plan(200, large)
 
 
+def test_responses_that_change_need_no_pass_over_their_headers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    start_plans = make_plans()
+    passes: list[int] = []
+    make = start_plans._make
+
+    def counted(status: int, headers: list[tuple[bytes, bytes]]) -> plans.Plan:
+        passes.append(1)
+        return make(status, headers)
+
+    monkeypatch.setattr(start_plans, "_make", counted)
+    for number in range(50):
+        json = [(b"content-length", b"%d" % number), (b"content-type", b"application/json")]
+        image = [(b"content-type", b"image/png"), (b"etag", b'"%d"' % number)]
+        django = [(b"Content-Type", b"text/css"), (b"Content-Length", b"%d" % number)]
+        for headers in (json, image, django, [(b"x-request-id", b"%d" % number)]):
+            assert start_plans.plan(200, headers) is None
+    assert passes == []
+    cookie = [(b"content-type", b"application/json"), (b"Set-Cookie", b"a=1")]
+    assert start_plans.plan(200, cookie) is SETS_COOKIES
+    assert isinstance(start_plans.plan(200, [(b"Content-Type", b"text/html")]), PagePlan)
+    assert passes == [1, 1]
+
+
 def test_plans_are_bounded() -> None:
     start_plans = make_plans()
     for number in range(plans.MAX_PLANS * 2 + 1):
         start_plans.plan(200, [HTML, (b"x-request-id", b"%d" % number)])
         assert len(start_plans._plans) <= plans.MAX_PLANS
+    for number in range(plans.MAX_PLANS * 2 + 1):
+        start_plans.plan(200, [(b"content-type", b"x/%d" % number), (b"x-%d" % number, b"1")])
+        assert len(start_plans._content_type_at) <= plans.MAX_PLANS
+        assert len(start_plans._html_types) <= plans.MAX_PLANS
     page = start_plans.plan(200, [HTML])
     assert isinstance(page, PagePlan)
     for length in range(plans.MAX_FINALS * 2 + 1):
@@ -118,3 +148,39 @@ def test_a_kept_plan_answers_as_a_new_one(
         assert kept.headers(snippet_length) == new.headers(snippet_length)
     else:
         assert kept is new
+
+
+names = st.sampled_from(
+    [
+        *(b"content-type", b"Content-Type", b"CONTENT-TYPE", b"x-content-type-options"),
+        *(b"set-cookie", b"Set-Cookie", b"content-encoding", b"Content-Encoding"),
+        *(b"content-length", b"etag", b"vary", b"x-consent-skip"),
+    ]
+)
+values = st.sampled_from(
+    [
+        *(b"text/html", b"TEXT/HTML; charset=ISO-8859-1", b"text/html; charset=utf-16"),
+        *(b"application/xhtml+xml", b"application/json", b"image/png", b"text/plain"),
+        *(b"gzip", b"1", b""),
+    ]
+)
+#: One for all examples: its answers from names seen before must be right for new values.
+SHARED_PLANS = make_plans()
+
+
+@given(
+    headers=st.lists(st.tuples(names, values), max_size=6),
+    status=st.sampled_from([200, 204, 304, 404]),
+)
+@example(headers=[(b"content-type", b"image/png"), (b"Content-Type", b"text/html")], status=200)
+@example(headers=[(b"content-type", b"text/html"), (b"CONTENT-TYPE", b"text/plain")], status=200)
+def test_the_answer_from_header_names_is_that_of_the_pass(
+    headers: list[tuple[bytes, bytes]], status: int
+) -> None:
+    planned = SHARED_PLANS.plan(status, headers)
+    passed = make_plans()._make(status, fresh(headers))
+    assert type(planned) is type(passed)
+    if isinstance(passed, (PagePlan, Verbatim)):
+        assert planned.headers(3) == passed.headers(3)  # type: ignore[union-attr]
+    else:
+        assert planned is passed

@@ -6,6 +6,12 @@ and keeps the answer, so that the next identical one costs a dict lookup instead
 its headers. Responses whose handling depends on the visitor beyond the snippet's length (those
 that set cookies) get :data:`SETS_COOKIES`: the responder filters their cookies for each visitor
 and then plans what is left with :meth:`StartPlans.page`, without keeping it.
+
+Most start messages are not pages and set no cookies (JSON, images, scripts, styles), but their
+lengths, ETags and dates change from one response to the next, so they would miss. For those the
+answer comes from their header names, which repeat: where Content-Type is among them, and whether
+one is Set-Cookie, is worked out once per set of names, and then whether the Content-Type is HTML
+once per value. No pass over the headers in Python is made for them.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Final
+from typing import Any, Final
 
 from consent.html import html_charset
 
@@ -24,7 +30,8 @@ _html_charset = lru_cache(maxsize=256)(html_charset)
 #: The most plans, and final header lists per plan, that are kept (then they start afresh).
 MAX_PLANS = 256
 MAX_FINALS = 64
-#: Start messages whose headers add up to more bytes than this are planned but not kept.
+#: Start messages whose header values add up to more bytes than this are planned but not kept
+#: (names are the application's own, and repeat).
 MAX_KEPT_HEADERS = 8192
 
 
@@ -36,6 +43,26 @@ class SetsCookies(enum.Enum):
 
 
 SETS_COOKIES: Final = SetsCookies.SETS_COOKIES
+
+
+class Unplanned(enum.Enum):
+    """A start message not planned yet."""
+
+    UNPLANNED = "unplanned"
+
+
+UNPLANNED: Final = Unplanned.UNPLANNED
+
+
+class NameFacts(enum.Enum):
+    """What a response's header names say, when it is not where their Content-Type is."""
+
+    NO_CONTENT_TYPE = "no content type"
+    UNSURE = "may set cookies"
+
+
+NO_CONTENT_TYPE: Final = NameFacts.NO_CONTENT_TYPE
+UNSURE: Final = NameFacts.UNSURE
 
 
 class Verbatim:
@@ -106,23 +133,52 @@ class StartPlans:
         # Pages that set cookies are planned on every response: their parts are cached instead.
         self._merge_vary = lru_cache(maxsize=64)(merge_vary)
         self._extra = tuple(extra)
-        self._plans: dict[tuple[object, ...], Plan] = {}
+        self._plans: dict[tuple[object, ...], Plan | Unplanned] = {}
+        self._content_type_at: dict[tuple[object, ...], int | NameFacts] = {}
+        self._html_types: dict[object, bool] = {}
 
     def plan(self, status: int, headers: Sequence[Header]) -> Plan:
         """The plan for a start message with ``status`` and ``headers``."""
         try:
             key = (status, *headers)
-            return self._plans[key]
-        except KeyError:
-            pass
+            plan = self._plans.get(key, UNPLANNED)
         except TypeError:  # header pairs that are lists: not hashable, not kept
             return self._make(status, headers)
-        plan = self._make(status, headers)
-        if sum(len(name) + len(value) for name, value in headers) <= MAX_KEPT_HEADERS:
+        if plan is not UNPLANNED:
+            return plan
+        try:
+            names, values = zip(*headers)  # noqa: B905 (a pair's third item would be ignored)
+        except (TypeError, ValueError):  # no headers, or not pairs
+            return self._make(status, headers)
+        if self._neither_page_nor_cookies(names, values):
+            plan = None
+        else:
+            plan = self._make(status, headers)
+        if sum(map(len, values)) <= MAX_KEPT_HEADERS:
             if len(self._plans) >= MAX_PLANS:
                 self._plans.clear()
             self._plans[key] = plan
         return plan
+
+    def _neither_page_nor_cookies(self, names: tuple[Any, ...], values: tuple[Any, ...]) -> bool:
+        """Whether a start message certainly sets no cookie and is not HTML, told from what is
+        known of its header names and Content-Type. False when in doubt."""
+        content_type_at = self._content_type_at.get(names)
+        if content_type_at is None:
+            if len(self._content_type_at) >= MAX_PLANS:
+                self._content_type_at.clear()
+            content_type_at = self._content_type_at[names] = _content_type_at(names)
+        if content_type_at is NO_CONTENT_TYPE:
+            return True
+        if content_type_at is UNSURE:
+            return False
+        content_type = values[content_type_at]
+        is_html = self._html_types.get(content_type)
+        if is_html is None:
+            if len(self._html_types) >= MAX_PLANS:
+                self._html_types.clear()
+            is_html = self._html_types[content_type] = _html_charset(content_type) is not None
+        return not is_html
 
     def _make(self, status: int, headers: Sequence[Header]) -> Plan:
         for name, _ in headers:
@@ -174,3 +230,18 @@ class StartPlans:
             strong_etag_at,
             ((b"vary", self._merge_vary(app_vary)), *self._extra),
         )
+
+
+def _content_type_at(names: tuple[object, ...]) -> int | NameFacts:
+    """Where the Content-Type header that counts (the last) is among a response's header names.
+
+    :data:`NO_CONTENT_TYPE` when there is none; :data:`UNSURE` when one of them is Set-Cookie or
+    is not bytes.
+    """
+    lowered = [name.lower() if isinstance(name, bytes) else None for name in names]
+    if None in lowered or b"set-cookie" in lowered:
+        return UNSURE
+    for at in range(len(lowered) - 1, -1, -1):
+        if lowered[at] == b"content-type":
+            return at
+    return NO_CONTENT_TYPE
