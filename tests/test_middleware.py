@@ -220,6 +220,19 @@ def test_uppercase_header_names_and_tuple_headers() -> None:
     assert header_values(start, b"set-cookie") == [b"session=1"]
 
 
+@pytest.mark.parametrize(
+    "cookies", [[], [(b"set-cookie", b"_ga=1"), (b"set-cookie", b"session=1")]]
+)
+def test_start_headers_may_be_any_iterable(cookies: list[tuple[bytes, bytes]]) -> None:
+    """ASGI allows any iterable of header pairs; a generator can be read only once."""
+    headers = [*HTML, (b"x-app", b"1"), *cookies]
+    start, body = call(middleware(raw_app(iter(headers), [PAGE.encode()])), http_scope())
+    assert b'id="consent-banner"' in body
+    assert isinstance(start["headers"], list)
+    assert header_values(start, b"x-app") == [b"1"]
+    assert header_values(start, b"set-cookie") == ([b"session=1"] if cookies else [])
+
+
 @pytest.mark.parametrize("as_tuple", [False, True])
 def test_split_cookie_headers_are_joined(as_tuple: bool) -> None:
     """HTTP/2 may send the Cookie header in parts; the consent cookie can be in any of them."""

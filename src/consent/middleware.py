@@ -123,6 +123,9 @@ class HTMLResponder:
     def start(self, message: Message) -> Message:
         """The start message with refused cookies gone and, for HTML, the headers rewritten."""
         headers: Sequence[Header] = message.get("headers") or ()
+        if not isinstance(headers, (list, tuple)):  # any iterable: read it once, pass it on
+            headers = list(headers)
+            message = {**message, "headers": headers}
         status = message["status"]
         plans = self.middleware.plans
         plan = plans.plan(status, headers)
