@@ -10,7 +10,7 @@ and then plans what is left with :meth:`StartPlans.page`, without keeping it.
 Most start messages are not pages and set no cookies (JSON, images, scripts, styles), but their
 lengths, ETags and dates change from one response to the next, so they would miss. For those the
 answer comes from their header names, which repeat: where Content-Type is among them, and whether
-one is Set-Cookie, is worked out once per set of names, and then whether the Content-Type is HTML
+one is Set-Cookie, is worked out once per sequence of names, and whether a Content-Type is HTML
 once per value. No pass over the headers in Python is made for them.
 """
 
