@@ -104,7 +104,7 @@ def per_request(key: str, few: int, many: int) -> float:
 @dataclass(frozen=True)
 class Listed:
     label: str
-    kind: str  # "html" or "json": which bare app it is compared with
+    kind: str  # "html", "json" or "traced": which bare app it is compared with
     limit: int | None  # the most requests before the scenario repeats itself (the corpus)
 
 

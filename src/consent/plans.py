@@ -135,7 +135,6 @@ class StartPlans:
         self._extra = tuple(extra)
         self._plans: dict[tuple[object, ...], Plan | Unplanned] = {}
         self._content_type_at: dict[tuple[object, ...], int | NameFacts] = {}
-        self._html_types: dict[object, bool] = {}
 
     def plan(self, status: int, headers: Sequence[Header]) -> Plan:
         """The plan for a start message with ``status`` and ``headers``."""
@@ -172,13 +171,7 @@ class StartPlans:
             return True
         if content_type_at is UNSURE:
             return False
-        content_type = values[content_type_at]
-        is_html = self._html_types.get(content_type)
-        if is_html is None:
-            if len(self._html_types) >= MAX_PLANS:
-                self._html_types.clear()
-            is_html = self._html_types[content_type] = _html_charset(content_type) is not None
-        return not is_html
+        return _html_charset(values[content_type_at]) is None
 
     def _make(self, status: int, headers: Sequence[Header]) -> Plan:
         for name, _ in headers:
