@@ -64,9 +64,12 @@ def child(key: str, run: int, build: int) -> None:
         if scenario.before_round is not None:
             scenario.before_round(loop)  # the corpus' agents are new again
         scopes = [scenario.make_scope(i) for i in range(build)]
+        unrun = scopes[run:]  # built in every child alike, freed only when the child ends
+        del scopes[run:]
         gc.collect()
         gc.freeze()  # as bench_asgi: the collector does not traverse the pre-built scopes
-        loop.run_until_complete(timed(scenario.app, scopes[:run]))
+        loop.run_until_complete(timed(scenario.app, scopes))  # frees each scope once run
+        del unrun
     finally:
         loop.close()
 
