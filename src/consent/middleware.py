@@ -11,7 +11,7 @@ from starlette.types import Message, Receive, Scope, Send
 from consent.cookies import ConsentState
 from consent.endpoints import ConsentEndpoints, DecisionEvent
 from consent.html import BodyTagMemo, HTMLInjector, insert_snippet
-from consent.plans import SETS_COOKIES, StartPlans, Verbatim
+from consent.plans import SETS_COOKIES, UNPLANNED, Plan, StartPlans, Verbatim
 from consent.settings import ConsentSettings
 from consent.state import RequestState
 from consent.visitor import Site, Visitor
@@ -98,7 +98,22 @@ class HTMLResponder:
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
-            message = self.start(message)
+            headers: Sequence[Header] = message.get("headers") or ()
+            if not isinstance(headers, (list, tuple)):  # any iterable: read it once, pass it on
+                headers = list(headers)
+                message = {**message, "headers": headers}
+            plans = self.middleware.plans
+            status = message["status"]
+            try:
+                key = (status, *headers)
+                plan = plans.kept.get(key, UNPLANNED)
+            except TypeError:  # header pairs that are lists: not hashable, not kept
+                plan = plans.plan(status, headers)
+            else:
+                if plan is UNPLANNED:
+                    plan = plans.unkept(key, status, headers)
+            if plan is not None:  # else neither a page nor cookies: as it is
+                message = self.start(message, headers, plan)
         elif self.to_inject is not None and message["type"] == "http.response.body":
             message = self.inject(message, self.to_inject)
         await self.downstream(message)
@@ -120,15 +135,11 @@ class HTMLResponder:
             self.to_inject = self.injector = None
         return {"type": "http.response.body", "body": body, "more_body": more_body}
 
-    def start(self, message: Message) -> Message:
-        """The start message with refused cookies gone and, for HTML, the headers rewritten."""
-        headers: Sequence[Header] = message.get("headers") or ()
-        if not isinstance(headers, (list, tuple)):  # any iterable: read it once, pass it on
-            headers = list(headers)
-            message = {**message, "headers": headers}
+    def start(self, message: Message, headers: Sequence[Header], plan: Plan) -> Message:
+        """The start message, whose ``headers`` have ``plan``, with refused cookies gone and,
+        for HTML, the headers rewritten."""
         status = message["status"]
         plans = self.middleware.plans
-        plan = plans.plan(status, headers)
         if plan is SETS_COOKIES:
             _, consent = self.state.visit()
             filtered = self.middleware.site.policy.filter_headers(headers, consent.granted)

@@ -4,7 +4,7 @@ An application sends the same few start messages again and again: a page's statu
 type and length, maybe an ETag or a Vary. :class:`StartPlans` reads such a message's headers once
 and keeps the answer, so that the next identical one costs a dict lookup instead of a pass over
 its headers. Responses whose handling depends on the visitor beyond the snippet's length (those
-that set cookies) get :data:`SETS_COOKIES`: the responder filters their cookies for each visitor
+that set cookies) get :data:`SETS_COOKIES`: the middleware filters their cookies for each visitor
 and then plans what is left with :meth:`StartPlans.page`, without keeping it.
 
 Most start messages are not pages and set no cookies (JSON, images, scripts, styles), but their
@@ -133,18 +133,25 @@ class StartPlans:
         # Pages that set cookies are planned on every response: their parts are cached instead.
         self._merge_vary = lru_cache(maxsize=64)(merge_vary)
         self._extra = tuple(extra)
-        self._plans: dict[tuple[object, ...], Plan | Unplanned] = {}
+        #: The plans kept, by ``(status, *headers)``; ``kept.get(key, UNPLANNED)`` is the fast
+        #: path, then :meth:`unkept` on a miss.
+        self.kept: dict[tuple[object, ...], Plan | Unplanned] = {}
         self._content_type_at: dict[tuple[object, ...], int | NameFacts] = {}
 
     def plan(self, status: int, headers: Sequence[Header]) -> Plan:
         """The plan for a start message with ``status`` and ``headers``."""
         try:
             key = (status, *headers)
-            plan = self._plans.get(key, UNPLANNED)
+            plan = self.kept.get(key, UNPLANNED)
         except TypeError:  # header pairs that are lists: not hashable, not kept
             return self._make(status, headers)
         if plan is not UNPLANNED:
             return plan
+        return self.unkept(key, status, headers)
+
+    def unkept(self, key: tuple[object, ...], status: int, headers: Sequence[Header]) -> Plan:
+        """The plan for a start message that is not in :attr:`kept` under ``key``, which is
+        ``(status, *headers)``; kept from now on unless its headers are long."""
         try:
             names, values = zip(*headers)  # noqa: B905 (a pair's third item would be ignored)
         except (TypeError, ValueError):  # no headers, or not pairs
@@ -154,9 +161,9 @@ class StartPlans:
         else:
             plan = self._make(status, headers)
         if sum(map(len, values)) <= MAX_KEPT_HEADERS:
-            if len(self._plans) >= MAX_PLANS:
-                self._plans.clear()
-            self._plans[key] = plan
+            if len(self.kept) >= MAX_PLANS:
+                self.kept.clear()
+            self.kept[key] = plan
         return plan
 
     def _neither_page_nor_cookies(self, names: tuple[Any, ...], values: tuple[Any, ...]) -> bool:
