@@ -227,9 +227,10 @@ def steps(
     def start() -> Callable[[], Any]:
         responder = mw.HTMLResponder(consent, dict(scope), _sink)
         responder.state.visit()
-        return lambda: responder.start(dict(start_message))
+        plan = consent.plans.plan(200, response)
+        return lambda: responder.start(dict(start_message), response, plan)
 
-    step("HTMLResponder.start(message) [headers, snippet]", start)
+    step("HTMLResponder.start(message, headers, plan) [headers, snippet]", start)
     step(
         "  html_charset(content-type) uncached (the middleware may cache it)",
         lambda: lambda: html_charset(response[1][1]),
