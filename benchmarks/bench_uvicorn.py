@@ -2,16 +2,19 @@
 
 Starts three uvicorn processes (one worker each, ``python -m uvicorn benchmarks.apps:bare_app``,
 ``benchmarks.apps:noop_app`` and ``benchmarks.apps:consent_app``, from the repository root) on
-127.0.0.1 and loads them in turn (bare, no-op, consent, bare, ...) with ``wrk`` when it is
-installed, else with the asyncio load generator below (raw sockets, HTTP/1.1 keep-alive). The
-no-op middleware only wraps ``send``: its ratio is the floor for any middleware. The ratios are
-medians of the ratios within each alternation, so that a slow stretch of a shared machine
-weighs on both servers of a pair. Every request carries a current
+127.0.0.1 and loads them in turn with ``wrk`` when it is installed, else with the asyncio load
+generator below (raw sockets, HTTP/1.1 keep-alive). The no-op middleware only wraps ``send``: its
+ratio is the floor for any middleware. The ratios are medians of the ratios within each
+alternation, so that a slow stretch of a shared machine weighs on the servers of one alternation
+alike; the order of the servers turns with each alternation, so that none is always first or
+last. Where there are two CPUs or more, the servers run on the first and the load generator on
+the others (``--no-pin`` to let them share), so that the two do not take turns on one core.
+Every request carries a current
 Chrome's headers and a decided consent cookie. Then two phases of requests that each carry a
 never-seen User-Agent and a never-seen (valid) consent cookie show that the server's caches are
 bounded: the resident memory (VmRSS) should grow while they fill, then stay flat.
 
-    python benchmarks/bench_uvicorn.py                  # 5 alternations, 6 s of wrk each
+    python benchmarks/bench_uvicorn.py                  # 9 alternations, 4 s of wrk each
     python benchmarks/bench_uvicorn.py --http httptools # uvicorn[standard]'s parser
     python benchmarks/bench_uvicorn.py --quick          # 1,000 requests each, concurrency 16
     python benchmarks/bench_uvicorn.py --loadgen python # force the Python load generator
@@ -98,9 +101,10 @@ def cpu_seconds(pid: int) -> float | None:
 class Server:
     """One ``python -m uvicorn benchmarks.apps:<name>`` process on 127.0.0.1."""
 
-    def __init__(self, app_name: str, http: str = "h11") -> None:
+    def __init__(self, app_name: str, http: str = "h11", cpus: set[int] | None = None) -> None:
         self.app_name = app_name
         self.http = http
+        self.cpus = cpus
         self.port = free_port()
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in __exit__)
         self.process: subprocess.Popen[bytes] | None = None
@@ -112,7 +116,12 @@ class Server:
             "--log-level", "warning", "--no-access-log", "--http", self.http,
         ]  # fmt: skip
         self.process = subprocess.Popen(
-            command, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            command,
+            cwd=REPO,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=None if self.cpus is None else partial(os.sched_setaffinity, 0, self.cpus),
         )
         deadline = time.monotonic() + 30
         while True:
@@ -295,9 +304,9 @@ def run_python_load(port: int, requests: list[bytes], total: int, concurrency: i
 
 
 def run_wrk(
-    port: int, headers: list[tuple[str, str]], seconds: float, concurrency: int
+    port: int, headers: list[tuple[str, str]], seconds: float, concurrency: int, threads: int
 ) -> LoadResult:
-    command = ["wrk", "-t2", f"-c{concurrency}", f"-d{seconds:g}s", "--timeout", "10s"]
+    command = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{seconds:g}s", "--timeout", "10s"]
     for name, value in headers:
         if name not in ("host", "connection"):
             command += ["-H", f"{name}: {value}"]
@@ -328,6 +337,17 @@ def run_wrk(
 
 
 # --- the benchmark -------------------------------------------------------------------------
+
+
+def placement(pin: bool) -> tuple[set[int] | None, set[int] | None]:
+    """The CPUs of the servers and of the load generator: the first CPU this process may use,
+    and the others; None and None (no pinning) when ``pin`` is off or there is only one."""
+    if not pin or not hasattr(os, "sched_getaffinity"):
+        return None, None
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None, None
+    return {cpus[0]}, set(cpus[1:])
 
 
 def measured(server: Server, run: Callable[[], LoadResult]) -> LoadResult:
@@ -362,8 +382,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="1,000 requests, concurrency 16")
     parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
-    parser.add_argument("--runs", type=int, help="alternations of the servers (default 5)")
-    parser.add_argument("--duration", type=float, default=6.0, help="seconds per wrk run")
+    parser.add_argument("--runs", type=int, help="alternations of the servers (default 9)")
+    parser.add_argument("--duration", type=float, default=4.0, help="seconds per wrk run")
+    parser.add_argument(
+        "--no-pin",
+        dest="pin",
+        action="store_false",
+        help="let the servers and the load generator share every CPU",
+    )
     parser.add_argument(
         "--http",
         choices=("h11", "httptools"),
@@ -374,10 +400,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, help="connections (default 64, quick 16)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
-    runs = args.runs or (1 if args.quick else 5)
+    runs = args.runs or (1 if args.quick else 9)
     total = args.requests or (1_000 if args.quick else 10_000)
     concurrency = args.concurrency or (16 if args.quick else 64)
-    duration = 2.0 if args.quick and args.duration == 6.0 else args.duration
+    duration = 2.0 if args.quick and args.duration == 4.0 else args.duration
+    server_cpus, load_cpus = placement(args.pin)
+    if load_cpus is not None:
+        os.sched_setaffinity(0, load_cpus)  # this process's load generator, and wrk after it
+    threads = len(load_cpus) if load_cpus is not None else min(2, os.cpu_count() or 1)
     generator = args.loadgen
     if generator == "auto":
         generator = "wrk" if shutil.which("wrk") else "python"
@@ -391,9 +421,9 @@ def main(argv: list[str] | None = None) -> int:
     rss: dict[str, dict[str, float | None]] = {"bare": {}, "noop": {}, "consent": {}}
     phases: list[dict[str, Any]] = []
     with (
-        Server("bare_app", args.http) as bare,
-        Server("noop_app", args.http) as noop,
-        Server("consent_app", args.http) as consent,
+        Server("bare_app", args.http, server_cpus) as bare,
+        Server("noop_app", args.http, server_cpus) as noop,
+        Server("consent_app", args.http, server_cpus) as consent,
     ):
         servers = {"bare": bare, "noop": noop, "consent": consent}
         cookie = f"{GA_COOKIE}; consent={decided_cookie(consent.port)}"
@@ -406,10 +436,13 @@ def main(argv: list[str] | None = None) -> int:
             run_python_load(server.port, requests[name], 500, min(concurrency, 16))  # warm-up
             rss[name]["before"] = server.rss()
 
-        for _ in range(runs):
-            for name, server in servers.items():
+        names = list(servers)
+        for alternation in range(runs):
+            turn = alternation % len(names)
+            for name in names[turn:] + names[:turn]:
+                server = servers[name]
                 if generator == "wrk":
-                    run = partial(run_wrk, server.port, headers, duration, concurrency)
+                    run = partial(run_wrk, server.port, headers, duration, concurrency, threads)
                 else:
                     run = partial(run_python_load, server.port, requests[name], total, concurrency)
                 result = measured(server, run)
@@ -430,6 +463,9 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarise(
         results, rss, phases, generator, args.http, runs, total, concurrency, duration
     )
+    summary["wrk_threads"] = threads if generator == "wrk" else None
+    summary["server_cpus"] = sorted(server_cpus) if server_cpus is not None else None
+    summary["load_cpus"] = sorted(load_cpus) if load_cpus is not None else None
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -504,15 +540,22 @@ def summarise(
 def print_report(summary: dict[str, Any]) -> None:
     generator = summary["generator"]
     if generator == "wrk":
-        how = f"wrk -t2 -c{summary['concurrency']} -d{summary['wrk_seconds']:g}s"
+        how = (
+            f"wrk -t{summary['wrk_threads']} -c{summary['concurrency']} "
+            f"-d{summary['wrk_seconds']:g}s"
+        )
     else:
         how = (
             f"Python asyncio load generator, {summary['requests_per_python_run']:,} requests, "
             f"{summary['concurrency']} connections"
         )
+    if summary["server_cpus"] is not None:
+        where = f"servers on CPU {summary['server_cpus']}, load on CPU {summary['load_cpus']}"
+    else:
+        where = "servers and load on every CPU"
     print(
-        f"uvicorn ({summary['http']}), 1 worker, 127.0.0.1; {how}; "
-        f"{summary['runs']} alternation(s), medians"
+        f"uvicorn ({summary['http']}), 1 worker, 127.0.0.1; {how}; {where}; "
+        f"{summary['runs']} alternation(s) in turning order, medians"
     )
     print()
     print(
