@@ -19,7 +19,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from consent import ConsentMiddleware
-from consent.visitor import cookie_header, request_cookies
+from consent.visitor import _JUDGED, _repeated, cookie_header, request_cookies
 from tests.support import (
     CHROME,
     GOOGLEBOT,
@@ -352,6 +352,35 @@ def test_cookie_header_parts_are_joined_for_every_reader() -> None:
     assert cookie_header(parts) == b"a=1; b=2"
     assert request_cookies({"headers": parts}) == {"a": "1", "b": "2"}
     assert request_cookies({"headers": []}) == {}
+
+
+JUDGED_OR_NOT = st.sampled_from(
+    [*_JUDGED, b"host", b"accept", b"referer", b"sec-ch-ua-mobile", b"x-forwarded-for"]
+)
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(
+        st.tuples(JUDGED_OR_NOT, st.binary(max_size=40)), max_size=12, unique_by=lambda h: h[0]
+    ),
+    st.booleans(),
+)
+def test_judged_headers_are_read_as_the_general_pass_reads_them(
+    headers: list[tuple[bytes, bytes]], oversize: bool
+) -> None:
+    """The fast path (every name once) picks the same values, in the same order, as the pass
+    that also handles repeated names; and a visitor past the size bound is not cached."""
+    if oversize:
+        headers = [h for h in headers if h[0] != b"user-agent"] + [(b"user-agent", b"v" * 5000)]
+    site = page_app().site
+    cached: list[tuple[bytes, ...]] = []
+    uncached: list[tuple[bytes, ...]] = []
+    site._by_headers = cached.append  # type: ignore[assignment]
+    site._by_cookies = uncached.append  # type: ignore[assignment,method-assign]
+    site.visitor_by_headers(headers)
+    assert (uncached if oversize else cached) == [_repeated(headers)]
+    assert (cached if oversize else uncached) == []
 
 
 def test_last_repeated_user_agent_is_judged() -> None:
