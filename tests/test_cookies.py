@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from itsdangerous import TimestampSigner
 
 from consent.cookies import MAX_COOKIE_LENGTH, SALT, ConsentCodec
-from consent.visitor import _cookie_reader
+from consent.visitor import Site, _cookie_reader
 from tests.support import make_settings
 
 ALL = frozenset({"analytics", "marketing"})
@@ -78,6 +78,23 @@ def test_lifetime_is_enforced_by_the_server(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(time, "time", lambda: later)
     assert not signer.state(value).decided
     assert not codec(consent_max_age_days=1).state(value).decided
+
+
+def test_a_cached_visitor_loses_its_consent_when_the_lifetime_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    site = Site(make_settings(consent_max_age_days=1))
+    _, value = site.codec.decide(ALL, "banner")
+    headers = [(b"cookie", f"consent={value}".encode()), (b"sec-gpc", b"1")]
+    visitor = site.visitor_by_headers(headers)
+    assert visitor.consent.decided
+    assert visitor.consent.gpc  # the signal is recorded beside the decision
+    later = time.time() + 86400 + 5
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert site.visitor_by_headers(headers) is visitor  # still cached: the clock decides
+    assert not visitor.consent.decided
+    assert visitor.consent is site.codec.undecided_gpc
+    assert site.visitor_by_headers(headers[:1]).consent is site.codec.undecided
 
 
 def test_raising_the_revision_asks_again() -> None:

@@ -10,6 +10,7 @@ enforces the consent lifetime from it, whatever Max-Age the browser kept.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import secrets
 import time
@@ -124,9 +125,18 @@ class ConsentCodec:
 
     def current(self, verified: Verified | None, gpc: bool) -> ConsentState:
         """The state of a verified cookie that has not expired, else the undecided state."""
-        if verified is not None and time.time() <= verified.expires_at:
-            return verified.gpc_state if gpc else verified.state
-        return self.undecided_gpc if gpc else self.undecided
+        expires_at, decided, undecided = self.lifetime(verified, gpc)
+        return decided if time.time() <= expires_at else undecided
+
+    def lifetime(
+        self, verified: Verified | None, gpc: bool
+    ) -> tuple[float, ConsentState, ConsentState]:
+        """Until when a cookie's decision holds (``-inf`` without one), the state until then,
+        and the state after: what :meth:`current` needs besides the clock, to keep per visitor."""
+        undecided = self.undecided_gpc if gpc else self.undecided
+        if verified is None:
+            return -math.inf, undecided, undecided
+        return verified.expires_at, verified.gpc_state if gpc else verified.state, undecided
 
     def state_of(self, record: ConsentRecord, *, gpc: bool = False) -> ConsentState:
         return ConsentState(

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -56,10 +57,12 @@ class Visitor:
     """
 
     __slots__ = (
+        "_decided",
+        "_decided_until",
         "_language",
         "_site",
         "_templates",
-        "_verified",
+        "_undecided",
         "accept_language",
         "browser",
         "client_hints",
@@ -86,13 +89,16 @@ class Visitor:
         self.accept_language = accept_language
         self.gpc = site.honour_gpc and gpc is not None and gpc.strip() == b"1"
         self.client_hints = client_hints
-        self._verified = site.codec.verify(consent_cookie) if consent_cookie else None
+        verified = site.codec.verify(consent_cookie) if consent_cookie else None
+        self._decided_until, self._decided, self._undecided = site.codec.lifetime(
+            verified, self.gpc
+        )
         self.browser: BrowserInfo = site.classifier.classify(user_agent, client_hints)
 
     @property
     def consent(self) -> ConsentState:
         """The consent now: a cookie's decision until its lifetime runs out, then undecided."""
-        return self._site.codec.current(self._verified, self.gpc)
+        return self._decided if time.time() <= self._decided_until else self._undecided
 
     @property
     def language(self) -> str:
