@@ -2,17 +2,18 @@
 
 Starts three uvicorn processes (one worker each, ``python -m uvicorn benchmarks.apps:bare_app``,
 ``benchmarks.apps:noop_app`` and ``benchmarks.apps:consent_app``, from the repository root) on
-127.0.0.1 and loads them in turn with ``wrk`` when it is installed, else with the asyncio load
-generator below (raw sockets, HTTP/1.1 keep-alive). The no-op middleware only wraps ``send``: its
-ratio is the floor for any middleware. The ratios are medians of the ratios within each
-alternation, so that a slow stretch of a shared machine weighs on the servers of one alternation
-alike; the order of the servers turns with each alternation, so that none is always first or
-last. Where there are two CPUs or more, the servers run on the first and the load generator on
-the others (``--no-pin`` to let them share), so that the two do not take turns on one core.
-Every request carries a current
-Chrome's headers and a decided consent cookie. Then two phases of requests that each carry a
-never-seen User-Agent and a never-seen (valid) consent cookie show that the server's caches are
-bounded: the resident memory (VmRSS) should grow while they fill, then stay flat.
+127.0.0.1, new ones for each alternation (one process can run the same code a few per cent
+faster than another), and loads them in turn with ``wrk`` when it is installed, else with the
+asyncio load generator below (raw sockets, HTTP/1.1 keep-alive). The no-op middleware only wraps
+``send``: its ratio is the floor for any middleware. The ratios are medians of the ratios within
+each alternation, so that a slow stretch of a shared machine weighs on the servers of one
+alternation alike; the order of the servers turns with each alternation, so that none is always
+first or last. Where there are two CPUs or more, the servers run on the first and the load
+generator on the others (``--no-pin`` to let them share), so that the two do not take turns on
+one core. Every request carries a current Chrome's headers and a decided consent cookie. Then,
+on the last alternation's servers, two phases of requests that each carry a never-seen
+User-Agent and a never-seen (valid) consent cookie show that the server's caches are bounded:
+the resident memory (VmRSS) should grow while they fill, then stay flat.
 
     python benchmarks/bench_uvicorn.py                  # 9 alternations, 4 s of wrk each
     python benchmarks/bench_uvicorn.py --http httptools # uvicorn[standard]'s parser
@@ -40,7 +41,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -106,10 +108,10 @@ class Server:
         self.http = http
         self.cpus = cpus
         self.port = free_port()
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in __exit__)
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop)
         self.process: subprocess.Popen[bytes] | None = None
 
-    def __enter__(self) -> Server:
+    def start(self) -> None:
         command = [
             sys.executable, "-m", "uvicorn", f"benchmarks.apps:{self.app_name}",
             "--host", "127.0.0.1", "--port", str(self.port),
@@ -123,6 +125,9 @@ class Server:
             stdin=subprocess.DEVNULL,
             preexec_fn=None if self.cpus is None else partial(os.sched_setaffinity, 0, self.cpus),
         )
+
+    def wait_ready(self) -> None:
+        assert self.process is not None
         deadline = time.monotonic() + 30
         while True:
             if self.process.poll() is not None:
@@ -130,14 +135,14 @@ class Server:
             try:
                 status, _, _ = fetch(self.port, "GET", "/api", {})
                 if status == 200:
-                    return self
+                    return
             except OSError:
                 pass
             if time.monotonic() > deadline:
                 raise BrokenError(f"uvicorn {self.app_name} did not answer in 30 s")
             time.sleep(0.1)
 
-    def __exit__(self, *exc: object) -> None:
+    def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -339,6 +344,19 @@ def run_wrk(
 # --- the benchmark -------------------------------------------------------------------------
 
 
+@contextmanager
+def started(names: list[str], http: str, cpus: set[int] | None) -> Iterator[dict[str, Server]]:
+    """The servers ``<name>_app`` of ``names``, started together, stopped on leaving."""
+    with ExitStack() as stack:
+        servers = {name: Server(f"{name}_app", http, cpus) for name in names}
+        for server in servers.values():
+            server.start()
+            stack.callback(server.stop)
+        for server in servers.values():
+            server.wait_ready()
+        yield servers
+
+
 def placement(pin: bool) -> tuple[set[int] | None, set[int] | None]:
     """The CPUs of the servers and of the load generator: the first CPU this process may use,
     and the others; None and None (no pinning) when ``pin`` is off or there is only one."""
@@ -420,24 +438,22 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, list[LoadResult]] = {"bare": [], "noop": [], "consent": []}
     rss: dict[str, dict[str, float | None]] = {"bare": {}, "noop": {}, "consent": {}}
     phases: list[dict[str, Any]] = []
-    with (
-        Server("bare_app", args.http, server_cpus) as bare,
-        Server("noop_app", args.http, server_cpus) as noop,
-        Server("consent_app", args.http, server_cpus) as consent,
-    ):
-        servers = {"bare": bare, "noop": noop, "consent": consent}
-        cookie = f"{GA_COOKIE}; consent={decided_cookie(consent.port)}"
-        headers = request_headers(CHROME_UA, cookie, CHROME_HINTS)
-        check_pages(servers, {k: v for k, v in headers if k not in ("host", "connection")})
-        requests = {name: [raw_request(s.port, headers)] for name, s in servers.items()}
+    names = list(results)
+    headers: list[tuple[str, str]] = []
+    for alternation in range(runs):
+        # Fresh processes each time: one process can be a few per cent quicker than another
+        # running the same code (memory layout, hash seed), which would bias a whole run.
+        with started(names, args.http, server_cpus) as servers:
+            if not headers:  # the benchmark key signs it: every consent server accepts it
+                cookie = f"{GA_COOKIE}; consent={decided_cookie(servers['consent'].port)}"
+                headers = request_headers(CHROME_UA, cookie, CHROME_HINTS)
+            check_pages(servers, {k: v for k, v in headers if k not in ("host", "connection")})
+            requests = {name: [raw_request(s.port, headers)] for name, s in servers.items()}
+            for name, server in servers.items():
+                rss[name]["started"] = server.rss()
+                run_python_load(server.port, requests[name], 500, min(concurrency, 16))  # warm-up
+                rss[name]["before"] = server.rss()
 
-        for name, server in servers.items():
-            rss[name]["started"] = server.rss()
-            run_python_load(server.port, requests[name], 500, min(concurrency, 16))  # warm-up
-            rss[name]["before"] = server.rss()
-
-        names = list(servers)
-        for alternation in range(runs):
             turn = alternation % len(names)
             for name in names[turn:] + names[:turn]:
                 server = servers[name]
@@ -445,20 +461,22 @@ def main(argv: list[str] | None = None) -> int:
                     run = partial(run_wrk, server.port, headers, duration, concurrency, threads)
                 else:
                     run = partial(run_python_load, server.port, requests[name], total, concurrency)
-                result = measured(server, run)
-                results[name].append(result)
-        for name, server in servers.items():
-            rss[name]["after load"] = server.rss()
+                results[name].append(measured(server, run))
+            if alternation < runs - 1:
+                continue
+            for name, server in servers.items():
+                rss[name]["after load"] = server.rss()
 
-        # Distinct visitors: every request a new User-Agent and a new consent cookie.
-        for phase in (1, 2):
-            for name, server in (("bare", bare), ("consent", consent)):
-                batch = distinct_requests(server.port, total, start=phase * 1_000_000)
-                result = measured(
-                    server, partial(run_python_load, server.port, batch, total, concurrency)
-                )
-                rss[name][f"after distinct {phase}"] = server.rss()
-                phases.append({"phase": phase, "server": name, **asdict(result)})
+            # Distinct visitors: every request a new User-Agent and a new consent cookie.
+            for phase in (1, 2):
+                for name in ("bare", "consent"):
+                    server = servers[name]
+                    batch = distinct_requests(server.port, total, start=phase * 1_000_000)
+                    result = measured(
+                        server, partial(run_python_load, server.port, batch, total, concurrency)
+                    )
+                    rss[name][f"after distinct {phase}"] = server.rss()
+                    phases.append({"phase": phase, "server": name, **asdict(result)})
 
     summary = summarise(
         results, rss, phases, generator, args.http, runs, total, concurrency, duration
