@@ -26,7 +26,8 @@ _LOCALHOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 
 
 #: The request headers a visitor is judged by, in the order ``Site.visitor_by_headers`` reads
-#: them, each with its value when the request has none.
+#: them (it spells them out, and a test holds the two to the same order), each with its value
+#: when the request has none.
 _JUDGED = dict.fromkeys(
     (
         b"cookie",
@@ -38,7 +39,6 @@ _JUDGED = dict.fromkeys(
     ),
     b"",
 )
-_ABSENT = tuple(_JUDGED.values())
 Judged = tuple[bytes, bytes, bytes, bytes, bytes, bytes]
 #: What a visitor depends on: our two cookies' values, then the judged headers but the Cookie.
 VisitorKey = tuple[bytes, bytes, tuple[bytes, ...]]
