@@ -229,7 +229,7 @@ class Site:
         notice = self.notice_cookie(cookies) or b""
         others = judged[1:]
         key = (consent, notice, others)
-        if len(consent) + len(notice) + sum(map(len, others)) <= _CACHED_HEADERS:
+        if len(consent) + len(notice) + len(b"".join(others)) <= _CACHED_HEADERS:
             return self._by_cookie_values(key)
         return self._visitor(key)
 
