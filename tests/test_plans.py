@@ -99,7 +99,7 @@ def test_plans_are_bounded() -> None:
     start_plans = make_plans()
     for number in range(plans.MAX_PLANS * 2 + 1):
         start_plans.plan(200, [HTML, (b"x-request-id", b"%d" % number)])
-        assert len(start_plans.kept) <= plans.MAX_PLANS
+        assert len(start_plans._plans) <= plans.MAX_PLANS
     for number in range(plans.MAX_PLANS * 2 + 1):
         start_plans.plan(200, [(b"content-type", b"x/%d" % number), (b"x-%d" % number, b"1")])
         assert len(start_plans._content_type_at) <= plans.MAX_PLANS

@@ -11,7 +11,7 @@ from starlette.types import Message, Receive, Scope, Send
 from consent.cookies import ConsentState
 from consent.endpoints import ConsentEndpoints, DecisionEvent
 from consent.html import BodyTagMemo, HTMLInjector, insert_snippet
-from consent.plans import SETS_COOKIES, UNPLANNED, Plan, StartPlans, Verbatim
+from consent.plans import SETS_COOKIES, Plan, StartPlans, Verbatim
 from consent.settings import ConsentSettings
 from consent.state import RequestState
 from consent.visitor import Site, Visitor
@@ -102,16 +102,7 @@ class HTMLResponder:
             if not isinstance(headers, (list, tuple)):  # any iterable: read it once, pass it on
                 headers = list(headers)
                 message = {**message, "headers": headers}
-            plans = self.middleware.plans
-            status = message["status"]
-            try:
-                key = (status, *headers)
-                plan = plans.kept.get(key, UNPLANNED)
-            except TypeError:  # header pairs that are lists: not hashable, not kept
-                plan = plans.plan(status, headers)
-            else:
-                if plan is UNPLANNED:
-                    plan = plans.unkept(key, status, headers)
+            plan = self.middleware.plans.plan(message["status"], headers)
             if plan is not None:  # else neither a page nor cookies: as it is
                 message = self.start(message, headers, plan)
         elif self.to_inject is not None and message["type"] == "http.response.body":

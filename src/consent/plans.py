@@ -133,25 +133,18 @@ class StartPlans:
         # Pages that set cookies are planned on every response: their parts are cached instead.
         self._merge_vary = lru_cache(maxsize=64)(merge_vary)
         self._extra = tuple(extra)
-        #: The plans kept, by ``(status, *headers)``; ``kept.get(key, UNPLANNED)`` is the fast
-        #: path, then :meth:`unkept` on a miss.
-        self.kept: dict[tuple[object, ...], Plan | Unplanned] = {}
+        self._plans: dict[tuple[object, ...], Plan | Unplanned] = {}
         self._content_type_at: dict[tuple[object, ...], int | NameFacts] = {}
 
     def plan(self, status: int, headers: Sequence[Header]) -> Plan:
         """The plan for a start message with ``status`` and ``headers``."""
         try:
             key = (status, *headers)
-            plan = self.kept.get(key, UNPLANNED)
+            plan = self._plans.get(key, UNPLANNED)
         except TypeError:  # header pairs that are lists: not hashable, not kept
             return self._make(status, headers)
         if plan is not UNPLANNED:
             return plan
-        return self.unkept(key, status, headers)
-
-    def unkept(self, key: tuple[object, ...], status: int, headers: Sequence[Header]) -> Plan:
-        """The plan for a start message that is not in :attr:`kept` under ``key``, which is
-        ``(status, *headers)``; kept from now on unless its headers are long."""
         try:
             names, values = zip(*headers)  # noqa: B905 (a pair's third item would be ignored)
         except (TypeError, ValueError):  # no headers, or not pairs
@@ -161,9 +154,9 @@ class StartPlans:
         else:
             plan = self._make(status, headers)
         if sum(map(len, values)) <= MAX_KEPT_HEADERS:
-            if len(self.kept) >= MAX_PLANS:
-                self.kept.clear()
-            self.kept[key] = plan
+            if len(self._plans) >= MAX_PLANS:
+                self._plans.clear()
+            self._plans[key] = plan
         return plan
 
     def _neither_page_nor_cookies(self, names: tuple[Any, ...], values: tuple[Any, ...]) -> bool:
