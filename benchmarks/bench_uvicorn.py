@@ -449,10 +449,13 @@ def main(argv: list[str] | None = None) -> int:
                 headers = request_headers(CHROME_UA, cookie, CHROME_HINTS)
             check_pages(servers, {k: v for k, v in headers if k not in ("host", "connection")})
             requests = {name: [raw_request(s.port, headers)] for name, s in servers.items()}
+            last = alternation == runs - 1  # its servers' memory is the one reported
             for name, server in servers.items():
-                rss[name]["started"] = server.rss()
+                if last:
+                    rss[name]["started"] = server.rss()
                 run_python_load(server.port, requests[name], 500, min(concurrency, 16))  # warm-up
-                rss[name]["before"] = server.rss()
+                if last:
+                    rss[name]["before"] = server.rss()
 
             turn = alternation % len(names)
             for name in names[turn:] + names[:turn]:
@@ -462,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     run = partial(run_python_load, server.port, requests[name], total, concurrency)
                 results[name].append(measured(server, run))
-            if alternation < runs - 1:
+            if not last:
                 continue
             for name, server in servers.items():
                 rss[name]["after load"] = server.rss()
