@@ -1,11 +1,13 @@
 """Throughput and memory of a real uvicorn server, with and without ConsentMiddleware.
 
-Starts three uvicorn processes (one worker each, ``python -m uvicorn benchmarks.apps:bare_app``,
-``benchmarks.apps:noop_app`` and ``benchmarks.apps:consent_app``, from the repository root) on
-127.0.0.1, new ones for each alternation (one process can run the same code a few per cent
-faster than another), and loads them in turn with ``wrk`` when it is installed, else with the
-asyncio load generator below (raw sockets, HTTP/1.1 keep-alive). The no-op middleware only wraps
-``send``: its ratio is the floor for any middleware. The ratios are medians of the ratios within
+Starts four uvicorn processes (one worker each, ``python -m uvicorn benchmarks.apps:bare_app``,
+``noop_app``, ``floor_app`` and ``consent_app``, from the repository root) on 127.0.0.1, new ones
+for each alternation (one process can run the same code a few per cent faster than another), and
+loads them in turn with ``wrk`` when it is installed, else with the asyncio load generator below
+(raw sockets, HTTP/1.1 keep-alive). The no-op middleware only wraps ``send``: its ratio is the
+floor for any middleware. ``FloorMiddleware`` does the least of a consent middleware's work for a
+returning visitor (the same snippet and Vary, nothing else): its ratio is the floor for this job.
+The ratios are medians of the ratios within
 each alternation, so that a slow stretch of a shared machine weighs on the servers of one
 alternation alike; the order of the servers turns with each alternation, so that none is always
 first or last. Where there are two CPUs or more, the servers run on the first and the load
@@ -206,6 +208,8 @@ def check_pages(servers: dict[str, Server], headers: dict[str, str]) -> None:
             raise BrokenError(f"{server.app_name}: snippet injected: {not injected}")
         if b'id="consent-banner"' in body:
             raise BrokenError(f"{server.app_name}: banner shown to a decided visitor")
+        if (b'<aside class="floor"' in body) != (name == "floor"):
+            raise BrokenError(f"{server.app_name}: the floor's snippet is wrong")
 
 
 # --- load generators -----------------------------------------------------------------------
@@ -435,8 +439,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.http == "httptools" and importlib.util.find_spec("httptools") is None:
         raise BrokenError("httptools is not installed (pip install 'uvicorn[standard]')")
 
-    results: dict[str, list[LoadResult]] = {"bare": [], "noop": [], "consent": []}
-    rss: dict[str, dict[str, float | None]] = {"bare": {}, "noop": {}, "consent": {}}
+    results: dict[str, list[LoadResult]] = {"bare": [], "noop": [], "floor": [], "consent": []}
+    rss: dict[str, dict[str, float | None]] = {name: {} for name in results}
     phases: list[dict[str, Any]] = []
     names = list(results)
     headers: list[tuple[str, str]] = []
@@ -526,9 +530,12 @@ def summarise(
         else None
         for name, rs in results.items()
     }
-    ratios = {name: paired_ratios(results[name], results["bare"]) for name in ("noop", "consent")}
+    ratios = {
+        name: paired_ratios(results[name], results["bare"]) for name in ("noop", "floor", "consent")
+    }
     ratio = statistics.median(ratios["consent"]) if ratios["consent"] else None
     noop_ratio = statistics.median(ratios["noop"]) if ratios["noop"] else None
+    floor_ratio = statistics.median(ratios["floor"]) if ratios["floor"] else None
     growth = {name: rss_growth(values) for name, values in rss.items()}
     errors = {name: sum(r.errors + r.non_200 for r in rs) for name, rs in results.items()}
     distinct_errors = sum(p["errors"] + p["non_200"] for p in phases)
@@ -546,6 +553,7 @@ def summarise(
         "ratio": ratio,
         "ratios_each_run": ratios,
         "noop_ratio": noop_ratio,
+        "floor_ratio": floor_ratio,
         "ratio_target": RATIO_TARGET,
         "ratio_met": ratio is not None and ratio >= RATIO_TARGET,
         "errors": errors,
@@ -583,7 +591,7 @@ def print_report(summary: dict[str, Any]) -> None:
         f"{'app':<10} {'req/s (median)':>14}  {'each run':<24} {'server CPU µs/req':>17} "
         f"{'requests':>9} {'errors':>7}"
     )
-    for name in ("bare", "noop", "consent"):
+    for name in ("bare", "noop", "floor", "consent"):
         runs = summary["runs_detail"][name]
         each = ", ".join(f"{r['requests_per_s']:.0f}" for r in runs)
         count = sum(r["requests"] for r in runs)
@@ -604,6 +612,11 @@ def print_report(summary: dict[str, Any]) -> None:
     print(
         f"ratio no-op/bare:   {summary['noop_ratio']:.3f} (each alternation: {each}; "
         "the floor for any middleware)"
+    )
+    each = ", ".join(f"{r:.3f}" for r in summary["ratios_each_run"]["floor"])
+    print(
+        f"ratio floor/bare:   {summary['floor_ratio']:.3f} (each alternation: {each}; "
+        "the least work of a consent middleware's job: FloorMiddleware)"
     )
     print()
     print("Distinct visitors (a never-seen User-Agent and consent cookie on every request):")
