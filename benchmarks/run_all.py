@@ -17,7 +17,13 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("bench_asgi.py", "bench_instructions.py", "bench_memory.py", "bench_uvicorn.py")
+SCRIPTS = (
+    "bench_asgi.py",
+    "bench_instructions.py",
+    "bench_server_instructions.py",
+    "bench_memory.py",
+    "bench_uvicorn.py",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,229 @@
+"""Instructions per request in a real uvicorn process, counted by valgrind's cachegrind.
+
+``bench_uvicorn.py`` gives requests/s, and on a shared machine the ratio of two servers moves by
+ten per cent and more from one run to the next. The instructions a server executes per request
+do not. Each app's uvicorn process (one worker, ``--lifespan off``) runs under ``cachegrind``
+twice, answering ``--few`` and then ``--many`` page requests over one keep-alive connection;
+the difference of the two counts, over the difference of the requests, is one request with
+start-up and shut-down cancelled out. The ratio of the bare app's count to an app's is what its
+requests/s ratio would be if time followed instructions (cache misses and the kernel's share are
+not in it).
+
+The apps (``benchmarks/apps.py``) are the bare Starlette app, the no-op middleware, the floor
+(``FloorMiddleware``: the least work of a consent middleware for a returning visitor, the same
+snippet and Vary, nothing else) and ConsentMiddleware. Every request carries a current Chrome's
+headers and a decided consent cookie, as in ``bench_uvicorn.py``.
+
+    python benchmarks/bench_server_instructions.py              # h11, and httptools if present
+    python benchmarks/bench_server_instructions.py --http h11
+    python benchmarks/bench_server_instructions.py --quick      # h11, bare and consent, few
+    python benchmarks/bench_server_instructions.py --json
+
+Needs ``valgrind``. Without it, each server answers a few requests unmeasured, so that a smoke
+run still checks the apps, and the script says that counts need valgrind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import importlib.util
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root
+
+from benchmarks.apps import (
+    CHROME_HINTS,
+    CHROME_UA,
+    GA_COOKIE,
+    request_headers,
+    signed_consent_cookie,
+)
+from benchmarks.bench_uvicorn import RATIO_TARGET, BrokenError, free_port
+from benchmarks.report import print_columns
+
+REPO = Path(__file__).resolve().parents[1]
+APPS = ("bare", "noop", "floor", "consent")
+QUICK_APPS = ("bare", "consent")
+_TOTAL = re.compile(rb"I\s+refs:\s+([\d,]+)")
+
+
+def page_headers() -> dict[str, str]:
+    cookie = f"{GA_COOKIE}; consent={signed_consent_cookie()}"
+    headers = request_headers(CHROME_UA, cookie, CHROME_HINTS)
+    return {name: value for name, value in headers if name not in ("host", "connection")}
+
+
+def wait_listening(port: int, process: subprocess.Popen[bytes], log: Any) -> None:
+    deadline = time.monotonic() + 120  # under valgrind, uvicorn takes a while to start
+    while True:
+        if process.poll() is not None:
+            log.seek(0)
+            tail = log.read().decode(errors="replace")[-2000:]
+            raise BrokenError(f"uvicorn exited ({process.returncode}):\n{tail}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise BrokenError("uvicorn did not listen in 120 s") from None
+            time.sleep(0.2)
+
+
+def serve(app: str, protocol: str, requests: int, under_valgrind: bool) -> int | None:
+    """Start ``benchmarks.apps:<app>_app``, send ``requests`` page requests over one
+    connection, stop it; the instructions it executed, when run under valgrind."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "uvicorn", f"benchmarks.apps:{app}_app",
+        "--host", "127.0.0.1", "--port", str(port), "--http", protocol,
+        "--log-level", "warning", "--no-access-log", "--lifespan", "off",
+    ]  # fmt: skip
+    if under_valgrind:
+        valgrind = ["valgrind", "--tool=cachegrind", "--cache-sim=no"]
+        command = [*valgrind, "--cachegrind-out-file=/dev/null", *command]
+    environment = {**os.environ, "PYTHONHASHSEED": "0"}
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            command, cwd=REPO, env=environment, stdout=log, stderr=log, stdin=subprocess.DEVNULL
+        )
+        try:
+            wait_listening(port, process, log)
+            load(port, app, requests)
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=120)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        log.seek(0)
+        output = log.read()
+    if not under_valgrind:
+        return None
+    found = _TOTAL.search(output)
+    if found is None:
+        tail = output.decode(errors="replace")[-2000:]
+        raise BrokenError(f"{app}: no instruction count from valgrind:\n{tail}")
+    return int(found.group(1).replace(b",", b""))
+
+
+def load(port: int, app: str, requests: int) -> None:
+    """``requests`` GET / over one keep-alive connection; the first answer is checked."""
+    headers = page_headers()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        for i in range(requests):
+            connection.request("GET", "/", headers=headers)
+            response = connection.getresponse()
+            body = response.read()
+            if response.status != 200:
+                raise BrokenError(f"{app}: GET / answered {response.status}")
+            if i == 0 and (b"Harbour Pottery" not in body or b'id="consent-banner"' in body):
+                raise BrokenError(f"{app}: GET / is not the page a decided visitor gets")
+    finally:
+        connection.close()
+
+
+def per_request(app: str, protocol: str, few: int, many: int) -> float:
+    """Instructions of one request: the two counts' difference over the requests'."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        low, high = pool.map(lambda n: serve(app, protocol, n, under_valgrind=True), (few, many))
+    assert low is not None and high is not None
+    return (high - low) / (many - few)
+
+
+def summarise(counts: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+    rows = []
+    for protocol, by_app in counts.items():
+        bare = by_app.get("bare")
+        for app, instructions in by_app.items():
+            rows.append(
+                {
+                    "http": protocol,
+                    "app": app,
+                    "instructions": instructions,
+                    "added_vs_bare": instructions - bare if bare is not None else None,
+                    "ratio": bare / instructions if bare is not None else None,
+                }
+            )
+    return rows
+
+
+def print_report(rows: list[dict[str, Any]], few: int, many: int) -> None:
+    python = ".".join(map(str, sys.version_info[:3]))
+    print(
+        f"Instructions per request in a uvicorn process (cachegrind; {few:,} and {many:,} page "
+        f"requests over one keep-alive connection, the difference per request); Python {python}"
+    )
+    lines = [
+        (
+            row["http"],
+            row["app"],
+            f"{row['instructions'] / 1000:.1f}k",
+            "-" if row["added_vs_bare"] is None else f"{row['added_vs_bare'] / 1000:+.1f}k",
+            "-" if row["ratio"] is None else f"{row['ratio']:.3f}",
+        )
+        for row in rows
+    ]
+    print_columns(("server", "app", "instructions", "+ vs bare", "bare/app"), lines, left=(0, 1))
+    for row in rows:
+        if row["app"] == "consent" and row["ratio"] is not None:
+            met = "met" if row["ratio"] >= RATIO_TARGET else "NOT met"
+            print(
+                f"{row['http']}: bare/consent {row['ratio']:.3f}; the target of "
+                f"≥ {RATIO_TARGET} in requests/s would be {met} if time followed instructions"
+            )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="h11, bare and consent, few requests")
+    parser.add_argument("--http", choices=("h11", "httptools"), action="append")
+    parser.add_argument("--app", choices=APPS, action="append", help="default: all four")
+    parser.add_argument("--few", type=int, help="requests of the first run (default 300)")
+    parser.add_argument("--many", type=int, help="requests of the second run (default 1500)")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = parser.parse_args(argv)
+    few = args.few or (20 if args.quick else 300)
+    many = args.many or (80 if args.quick else 1500)
+    if many <= few:
+        parser.error("--many must be more than --few")
+    apps = args.app or (QUICK_APPS if args.quick else APPS)
+    servers = args.http or ["h11"]
+    if not args.http and not args.quick and importlib.util.find_spec("httptools") is not None:
+        servers.append("httptools")
+
+    if shutil.which("valgrind") is None:
+        for protocol in servers:
+            for app in apps:
+                serve(app, protocol, few, under_valgrind=False)
+        print("bench_server_instructions: every app answered; counts need valgrind")
+        return 0
+
+    counts = {p: {app: per_request(app, p, few, many) for app in apps} for p in servers}
+    rows = summarise(counts)
+    if args.json:
+        print(json.dumps({"few": few, "many": many, "rows": rows}, indent=2))
+    else:
+        print_report(rows, few, many)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BrokenError as error:
+        print(f"BROKEN: {error}", file=sys.stderr)
+        sys.exit(1)
