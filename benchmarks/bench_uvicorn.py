@@ -2,22 +2,25 @@
 
 Starts four uvicorn processes (one worker each, ``python -m uvicorn benchmarks.apps:bare_app``,
 ``noop_app``, ``floor_app`` and ``consent_app``, from the repository root) on 127.0.0.1, new ones
-for each alternation (one process can run the same code a few per cent faster than another), and
-loads them in turn with ``wrk`` when it is installed, else with the asyncio load generator below
-(raw sockets, HTTP/1.1 keep-alive). The no-op middleware only wraps ``send``: its ratio is the
-floor for any middleware. ``FloorMiddleware`` does the least of a consent middleware's work for a
-returning visitor (the same snippet and Vary, nothing else): its ratio is the floor for this job.
-The ratios are medians of the ratios within
-each alternation, so that a slow stretch of a shared machine weighs on the servers of one
-alternation alike; the order of the servers turns with each alternation, so that none is always
-first or last. Where there are two CPUs or more, the servers run on the first and the load
-generator on the others (``--no-pin`` to let them share), so that the two do not take turns on
-one core. Every request carries a current Chrome's headers and a decided consent cookie. Then,
-on the last alternation's servers, two phases of requests that each carry a never-seen
-User-Agent and a never-seen (valid) consent cookie show that the server's caches are bounded:
-the resident memory (VmRSS) should grow while they fill, then stay flat.
+for each round (one process can run the same code a few per cent faster than another). The no-op
+middleware only wraps ``send``: its ratio is the floor for any middleware. ``FloorMiddleware``
+does the least of a consent middleware's work for a returning visitor (the same snippet and Vary,
+nothing else): its ratio is the floor for this job.
 
-    python benchmarks/bench_uvicorn.py                  # 9 alternations, 4 s of wrk each
+With ``wrk``, each of the three is loaded at the same time as the bare server, one wrk each, the
+two servers sharing one CPU. The kernel gives each the same share of it, so the ratio of their
+requests/s is the inverse ratio of their costs per request, and a slow stretch of a shared
+machine slows both alike: loaded one after the other, the ratio moved by ten per cent and more
+from one run to the next. The order of the pairs turns with each round. Without wrk, the asyncio
+load generator below (raw sockets, HTTP/1.1 keep-alive) loads the servers in turn. The ratios are
+medians over the rounds. Where there are two CPUs or more, the servers run on the first and the
+load generator on the others (``--no-pin`` to let them share). Every request carries a current
+Chrome's headers and a decided consent cookie. Then, on the last round's servers, two phases of
+requests that each carry a never-seen User-Agent and a never-seen (valid) consent cookie show
+that the server's caches are bounded: the resident memory (VmRSS) should grow while they fill,
+then stay flat.
+
+    python benchmarks/bench_uvicorn.py                  # 9 rounds, 4 s of wrk per pair
     python benchmarks/bench_uvicorn.py --http httptools # uvicorn[standard]'s parser
     python benchmarks/bench_uvicorn.py --quick          # 1,000 requests each, concurrency 16
     python benchmarks/bench_uvicorn.py --loadgen python # force the Python load generator
@@ -43,7 +46,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -64,6 +68,8 @@ from benchmarks.apps import (
 
 REPO = Path(__file__).resolve().parents[1]
 RATIO_TARGET = 0.9
+#: The servers compared with the bare app, each in a pair with it.
+COMPARED = ("noop", "floor", "consent")
 RSS_FLAT_TARGET_MB = 1.0  # from the first distinct phase (caches full) to the second
 
 
@@ -372,6 +378,15 @@ def placement(pin: bool) -> tuple[set[int] | None, set[int] | None]:
     return {cpus[0]}, set(cpus[1:])
 
 
+def together(
+    servers: dict[str, Server], loads: Mapping[str, Callable[[], LoadResult]]
+) -> dict[str, LoadResult]:
+    """Each server's load run at the same time as the others', each measured."""
+    with ThreadPoolExecutor(max_workers=len(servers)) as pool:
+        futures = {name: pool.submit(measured, servers[name], loads[name]) for name in servers}
+        return {name: future.result() for name, future in futures.items()}
+
+
 def measured(server: Server, run: Callable[[], LoadResult]) -> LoadResult:
     """``run()``, with the server's CPU time per request added to its result."""
     before = server.cpu()
@@ -404,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="1,000 requests, concurrency 16")
     parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
-    parser.add_argument("--runs", type=int, help="alternations of the servers (default 9)")
+    parser.add_argument("--runs", type=int, help="rounds, new servers each (default 9)")
     parser.add_argument("--duration", type=float, default=4.0, help="seconds per wrk run")
     parser.add_argument(
         "--no-pin",
@@ -440,6 +455,7 @@ def main(argv: list[str] | None = None) -> int:
         raise BrokenError("httptools is not installed (pip install 'uvicorn[standard]')")
 
     results: dict[str, list[LoadResult]] = {"bare": [], "noop": [], "floor": [], "consent": []}
+    pairs: dict[str, list[tuple[LoadResult, LoadResult]]] = {name: [] for name in COMPARED}
     rss: dict[str, dict[str, float | None]] = {name: {} for name in results}
     phases: list[dict[str, Any]] = []
     names = list(results)
@@ -461,14 +477,28 @@ def main(argv: list[str] | None = None) -> int:
                 if last:
                     rss[name]["before"] = server.rss()
 
-            turn = alternation % len(names)
-            for name in names[turn:] + names[:turn]:
-                server = servers[name]
-                if generator == "wrk":
-                    run = partial(run_wrk, server.port, headers, duration, concurrency, threads)
-                else:
+            turn = alternation % len(COMPARED)
+            if generator == "wrk":
+                for name in COMPARED[turn:] + COMPARED[:turn]:
+                    pair = {"bare": servers["bare"], name: servers[name]}
+                    loads = {
+                        key: partial(run_wrk, server.port, headers, duration, concurrency, threads)
+                        for key, server in pair.items()
+                    }
+                    measured_pair = together(pair, loads)
+                    pairs[name].append((measured_pair["bare"], measured_pair[name]))
+                    results["bare"].append(measured_pair["bare"])
+                    results[name].append(measured_pair[name])
+            else:  # one Python load generator at a time: the servers are loaded in turn
+                in_turn = {}
+                turn = alternation % len(names)
+                for name in names[turn:] + names[:turn]:
+                    server = servers[name]
                     run = partial(run_python_load, server.port, requests[name], total, concurrency)
-                results[name].append(measured(server, run))
+                    in_turn[name] = measured(server, run)
+                    results[name].append(in_turn[name])
+                for name in COMPARED:
+                    pairs[name].append((in_turn["bare"], in_turn[name]))
             if not last:
                 continue
             for name, server in servers.items():
@@ -486,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
                     phases.append({"phase": phase, "server": name, **asdict(result)})
 
     summary = summarise(
-        results, rss, phases, generator, args.http, runs, total, concurrency, duration
+        results, pairs, rss, phases, generator, args.http, runs, total, concurrency, duration
     )
     summary["wrk_threads"] = threads if generator == "wrk" else None
     summary["server_cpus"] = sorted(server_cpus) if server_cpus is not None else None
@@ -498,9 +528,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def paired_ratios(results: list[LoadResult], bare: list[LoadResult]) -> list[float]:
-    """requests/s over the bare server's in the same alternation, one ratio per alternation."""
-    return [r.requests_per_s / b.requests_per_s for r, b in zip(results, bare, strict=True)]
+def paired_ratios(pairs: list[tuple[LoadResult, LoadResult]]) -> list[float]:
+    """requests/s over the bare server's in the same pair of runs, one ratio per pair."""
+    return [other.requests_per_s / bare.requests_per_s for bare, other in pairs]
 
 
 def rss_growth(values: dict[str, float | None]) -> dict[str, float | None]:
@@ -514,6 +544,7 @@ def rss_growth(values: dict[str, float | None]) -> dict[str, float | None]:
 
 def summarise(
     results: dict[str, list[LoadResult]],
+    pairs: dict[str, list[tuple[LoadResult, LoadResult]]],
     rss: dict[str, dict[str, float | None]],
     phases: list[dict[str, Any]],
     generator: str,
@@ -530,9 +561,7 @@ def summarise(
         else None
         for name, rs in results.items()
     }
-    ratios = {
-        name: paired_ratios(results[name], results["bare"]) for name in ("noop", "floor", "consent")
-    }
+    ratios = {name: paired_ratios(pairs[name]) for name in COMPARED}
     ratio = statistics.median(ratios["consent"]) if ratios["consent"] else None
     noop_ratio = statistics.median(ratios["noop"]) if ratios["noop"] else None
     floor_ratio = statistics.median(ratios["floor"]) if ratios["floor"] else None
@@ -573,31 +602,34 @@ def print_report(summary: dict[str, Any]) -> None:
             f"wrk -t{summary['wrk_threads']} -c{summary['concurrency']} "
             f"-d{summary['wrk_seconds']:g}s"
         )
+        pairing = "each server loaded at the same time as the bare one"
     else:
         how = (
             f"Python asyncio load generator, {summary['requests_per_python_run']:,} requests, "
             f"{summary['concurrency']} connections"
         )
+        pairing = "the servers loaded in turn"
     if summary["server_cpus"] is not None:
         where = f"servers on CPU {summary['server_cpus']}, load on CPU {summary['load_cpus']}"
     else:
         where = "servers and load on every CPU"
     print(
         f"uvicorn ({summary['http']}), 1 worker, 127.0.0.1; {how}; {where}; "
-        f"{summary['runs']} alternation(s) in turning order, medians"
+        f"{summary['runs']} round(s), {pairing}, medians"
     )
     print()
     print(
-        f"{'app':<10} {'req/s (median)':>14}  {'each run':<24} {'server CPU µs/req':>17} "
-        f"{'requests':>9} {'errors':>7}"
+        f"{'app':<10} {'req/s (median)':>14}  {'runs: lowest-highest':<24} "
+        f"{'server CPU µs/req':>17} {'requests':>9} {'errors':>7}"
     )
     for name in ("bare", "noop", "floor", "consent"):
         runs = summary["runs_detail"][name]
-        each = ", ".join(f"{r['requests_per_s']:.0f}" for r in runs)
+        rates = [r["requests_per_s"] for r in runs]
+        spread = f"{len(runs)}: {min(rates):.0f}-{max(rates):.0f}"
         count = sum(r["requests"] for r in runs)
         cpu = summary["server_cpu_us_per_request"][name]
         print(
-            f"{name:<10} {summary['requests_per_s'][name]:>14.0f}  {each:<24} "
+            f"{name:<10} {summary['requests_per_s'][name]:>14.0f}  {spread:<24} "
             f"{(f'{cpu:.0f}' if cpu is not None else 'n/a'):>17} {count:>9,} "
             f"{summary['errors'][name]:>7}"
         )
@@ -605,17 +637,17 @@ def print_report(summary: dict[str, Any]) -> None:
     met = "met" if summary["ratio_met"] else "NOT met"
     each = ", ".join(f"{r:.3f}" for r in summary["ratios_each_run"]["consent"])
     print(
-        f"ratio consent/bare: {ratio:.3f} (each alternation: {each}; "
+        f"ratio consent/bare: {ratio:.3f} (each round: {each}; "
         f"target ≥ {summary['ratio_target']}: {met})"
     )
     each = ", ".join(f"{r:.3f}" for r in summary["ratios_each_run"]["noop"])
     print(
-        f"ratio no-op/bare:   {summary['noop_ratio']:.3f} (each alternation: {each}; "
+        f"ratio no-op/bare:   {summary['noop_ratio']:.3f} (each round: {each}; "
         "the floor for any middleware)"
     )
     each = ", ".join(f"{r:.3f}" for r in summary["ratios_each_run"]["floor"])
     print(
-        f"ratio floor/bare:   {summary['floor_ratio']:.3f} (each alternation: {each}; "
+        f"ratio floor/bare:   {summary['floor_ratio']:.3f} (each round: {each}; "
         "the least work of a consent middleware's job: FloorMiddleware)"
     )
     print()
