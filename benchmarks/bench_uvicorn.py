@@ -460,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     phases: list[dict[str, Any]] = []
     names = list(results)
     headers: list[tuple[str, str]] = []
-    for alternation in range(runs):
+    for round_index in range(runs):
         # Fresh processes each time: one process can be a few per cent quicker than another
         # running the same code (memory layout, hash seed), which would bias a whole run.
         with started(names, args.http, server_cpus) as servers:
@@ -469,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
                 headers = request_headers(CHROME_UA, cookie, CHROME_HINTS)
             check_pages(servers, {k: v for k, v in headers if k not in ("host", "connection")})
             requests = {name: [raw_request(s.port, headers)] for name, s in servers.items()}
-            last = alternation == runs - 1  # its servers' memory is the one reported
+            last = round_index == runs - 1  # its servers' memory is the one reported
             for name, server in servers.items():
                 if last:
                     rss[name]["started"] = server.rss()
@@ -477,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
                 if last:
                     rss[name]["before"] = server.rss()
 
-            turn = alternation % len(COMPARED)
+            turn = round_index % len(COMPARED)
             if generator == "wrk":
                 for name in COMPARED[turn:] + COMPARED[:turn]:
                     pair = {"bare": servers["bare"], name: servers[name]}
@@ -491,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
                     results[name].append(measured_pair[name])
             else:  # one Python load generator at a time: the servers are loaded in turn
                 in_turn = {}
-                turn = alternation % len(names)
+                turn = round_index % len(names)
                 for name in names[turn:] + names[:turn]:
                     server = servers[name]
                     run = partial(run_python_load, server.port, requests[name], total, concurrency)
