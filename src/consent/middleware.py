@@ -129,15 +129,13 @@ class HTMLResponder:
     def start(self, message: Message, headers: Sequence[Header], plan: Plan) -> Message:
         """The start message, whose ``headers`` have ``plan``, with refused cookies gone and,
         for HTML, the headers rewritten."""
-        status = message["status"]
-        plans = self.middleware.plans
         if plan is SETS_COOKIES:
             _, consent = self.state.visit()
             filtered = self.middleware.site.policy.filter_headers(headers, consent.granted)
             if filtered is not None:
                 headers = filtered
                 message = {**message, "headers": list(headers)}
-            plan = plans.page(status, headers)
+            plan = self.middleware.plans.page(message["status"], headers)
         if plan is None or (
             self.middleware.skip_paths and self.scope["path"].startswith(self.middleware.skip_paths)
         ):
