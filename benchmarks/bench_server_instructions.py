@@ -29,8 +29,6 @@ import argparse
 import http.client
 import importlib.util
 import json
-import os
-import re
 import shutil
 import signal
 import socket
@@ -38,7 +36,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -51,13 +50,18 @@ from benchmarks.apps import (
     request_headers,
     signed_consent_cookie,
 )
-from benchmarks.bench_uvicorn import RATIO_TARGET, BrokenError, free_port
+from benchmarks.bench_instructions import (
+    CACHEGRIND,
+    cachegrind_environment,
+    instructions,
+    per_request,
+)
+from benchmarks.bench_uvicorn import RATIO_TARGET, BrokenError, free_port, uvicorn_command
 from benchmarks.report import print_columns
 
 REPO = Path(__file__).resolve().parents[1]
 APPS = ("bare", "noop", "floor", "consent")
 QUICK_APPS = ("bare", "consent")
-_TOTAL = re.compile(rb"I\s+refs:\s+([\d,]+)")
 
 
 def page_headers() -> dict[str, str]:
@@ -82,22 +86,19 @@ def wait_listening(port: int, process: subprocess.Popen[bytes], log: Any) -> Non
             time.sleep(0.2)
 
 
-def serve(app: str, protocol: str, requests: int, under_valgrind: bool) -> int | None:
-    """Start ``benchmarks.apps:<app>_app``, send ``requests`` page requests over one
-    connection, stop it; the instructions it executed, when run under valgrind."""
+def serve(app: str, protocol: str, requests: int, wrapper: Sequence[str] = ()) -> bytes:
+    """Start ``benchmarks.apps:<app>_app`` (under ``wrapper``, such as valgrind), send
+    ``requests`` page requests over one connection, stop it; what it printed."""
     port = free_port()
-    command = [
-        sys.executable, "-m", "uvicorn", f"benchmarks.apps:{app}_app",
-        "--host", "127.0.0.1", "--port", str(port), "--http", protocol,
-        "--log-level", "warning", "--no-access-log", "--lifespan", "off",
-    ]  # fmt: skip
-    if under_valgrind:
-        valgrind = ["valgrind", "--tool=cachegrind", "--cache-sim=no"]
-        command = [*valgrind, "--cachegrind-out-file=/dev/null", *command]
-    environment = {**os.environ, "PYTHONHASHSEED": "0"}
+    command = [*wrapper, *uvicorn_command(f"{app}_app", port, protocol), "--lifespan", "off"]
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
-            command, cwd=REPO, env=environment, stdout=log, stderr=log, stdin=subprocess.DEVNULL
+            command,
+            cwd=REPO,
+            env=cachegrind_environment(),
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
         )
         try:
             wait_listening(port, process, log)
@@ -109,14 +110,17 @@ def serve(app: str, protocol: str, requests: int, under_valgrind: bool) -> int |
                 process.kill()
                 process.wait()
         log.seek(0)
-        output = log.read()
-    if not under_valgrind:
-        return None
-    found = _TOTAL.search(output)
+        return log.read()
+
+
+def count(app: str, protocol: str, requests: int) -> int:
+    """The instructions ``app``'s server executed, under cachegrind, serving ``requests``."""
+    output = serve(app, protocol, requests, CACHEGRIND)
+    found = instructions(output)
     if found is None:
         tail = output.decode(errors="replace")[-2000:]
         raise BrokenError(f"{app}: no instruction count from valgrind:\n{tail}")
-    return int(found.group(1).replace(b",", b""))
+    return found
 
 
 def load(port: int, app: str, requests: int) -> None:
@@ -136,26 +140,18 @@ def load(port: int, app: str, requests: int) -> None:
         connection.close()
 
 
-def per_request(app: str, protocol: str, few: int, many: int) -> float:
-    """Instructions of one request: the two counts' difference over the requests'."""
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        low, high = pool.map(lambda n: serve(app, protocol, n, under_valgrind=True), (few, many))
-    assert low is not None and high is not None
-    return (high - low) / (many - few)
-
-
 def summarise(counts: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
     rows = []
     for protocol, by_app in counts.items():
         bare = by_app.get("bare")
-        for app, instructions in by_app.items():
+        for app, count_per_request in by_app.items():
             rows.append(
                 {
                     "http": protocol,
                     "app": app,
-                    "instructions": instructions,
-                    "added_vs_bare": instructions - bare if bare is not None else None,
-                    "ratio": bare / instructions if bare is not None else None,
+                    "instructions": count_per_request,
+                    "added_vs_bare": count_per_request - bare if bare is not None else None,
+                    "ratio": bare / count_per_request if bare is not None else None,
                 }
             )
     return rows
@@ -208,11 +204,13 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("valgrind") is None:
         for protocol in servers:
             for app in apps:
-                serve(app, protocol, few, under_valgrind=False)
+                serve(app, protocol, few)
         print("bench_server_instructions: every app answered; counts need valgrind")
         return 0
 
-    counts = {p: {app: per_request(app, p, few, many) for app in apps} for p in servers}
+    counts = {
+        p: {app: per_request(partial(count, app, p), few, many) for app in apps} for p in servers
+    }
     rows = summarise(counts)
     if args.json:
         print(json.dumps({"few": few, "many": many, "rows": rows}, indent=2))
@@ -225,5 +223,5 @@ if __name__ == "__main__":
     try:
         sys.exit(main())
     except BrokenError as error:
-        print(f"BROKEN: {error}", file=sys.stderr)
+        print(f"bench_server_instructions: BROKEN: {error}", file=sys.stderr)
         sys.exit(1)

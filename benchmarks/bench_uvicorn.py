@@ -108,6 +108,16 @@ def cpu_seconds(pid: int) -> float | None:
         return None
 
 
+def uvicorn_command(app_name: str, port: int, http: str) -> list[str]:
+    """``python -m uvicorn benchmarks.apps:<app_name>`` on 127.0.0.1, one worker, quiet; to be
+    run from the repository root."""
+    return [
+        sys.executable, "-m", "uvicorn", f"benchmarks.apps:{app_name}",
+        "--host", "127.0.0.1", "--port", str(port),
+        "--log-level", "warning", "--no-access-log", "--http", http,
+    ]  # fmt: skip
+
+
 class Server:
     """One ``python -m uvicorn benchmarks.apps:<name>`` process on 127.0.0.1."""
 
@@ -120,13 +130,8 @@ class Server:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        command = [
-            sys.executable, "-m", "uvicorn", f"benchmarks.apps:{self.app_name}",
-            "--host", "127.0.0.1", "--port", str(self.port),
-            "--log-level", "warning", "--no-access-log", "--http", self.http,
-        ]  # fmt: skip
         self.process = subprocess.Popen(
-            command,
+            uvicorn_command(self.app_name, self.port, self.http),
             cwd=REPO,
             stdout=self.log,
             stderr=subprocess.STDOUT,
