@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# Sets up a virtual environment and runs every check: ruff, mypy, the whole pytest suite
-# (unit, uvicorn integration, every framework example, Chromium end-to-end) and a smoke run of the
-# benchmarks. Installs Debian's chromium when it is missing and we may (root, apt-get present).
+# Sets up a virtual environment and runs every check: ruff, mypy, the front-end checkers
+# (es-check, doiuse), the whole pytest suite (unit, uvicorn integration, every framework example,
+# Chromium end-to-end, old engines) and a smoke run of the benchmarks.
+#
+# What the tests need from outside Python (Debian's chromium, netsurf-gtk, dillo, lynx and xvfb;
+# the npm tools in tools/frontend) is installed when it is missing and we may: as root with
+# apt-get, and with npm. Otherwise the tests that need it are skipped with a printed reason;
+# with CI set, a skip of that kind is a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,13 +19,39 @@ python="${PYTHON:-python3}"
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[demo,frameworks,test]'
 
-chromium="${CONSENT_CHROMIUM:-/usr/bin/chromium}"
-if [ ! -x "$chromium" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  echo "check: installing Debian's chromium for the browser tests"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+# Debian packages: the command each provides, then the package.
+debian_tools=(
+  "${CONSENT_CHROMIUM:-/usr/bin/chromium}:chromium"
+  "netsurf-gtk:netsurf-gtk"
+  "dillo:dillo"
+  "lynx:lynx"
+  "Xvfb:xvfb"
+  "xauth:xauth"
+  "import:imagemagick"
+  "xwininfo:x11-utils"
+)
+missing=()
+for entry in "${debian_tools[@]}"; do
+  command -v "${entry%%:*}" >/dev/null || missing+=("${entry##*:}")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "check: installing Debian's ${missing[*]} for the browser and old-engine tests"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "check: missing ${missing[*]} (not root with apt-get); the tests that need them will be skipped"
+  fi
 fi
-[ -x "$chromium" ] || echo "check: no Chromium at $chromium; browser tests will be skipped"
+
+if command -v npm >/dev/null; then
+  if [ ! -x tools/frontend/node_modules/.bin/es-check ]; then
+    echo "check: installing the front-end checkers (npm ci in tools/frontend)"
+    npm ci --prefix tools/frontend --no-audit --no-fund --loglevel=error >/dev/null
+  fi
+else
+  echo "check: no npm; the front-end checks (es-check, doiuse) will be skipped"
+fi
 
 echo "check: ruff"
 .venv/bin/ruff check .
@@ -35,5 +66,5 @@ if [ "$status" = 5 ]; then
   exit 1
 fi
 [ "$status" = 0 ] || exit "$status"
-echo "check: benchmarks (smoke run, no timing assertions)"
+echo "check: benchmarks (smoke run: each script runs once, no figures judged)"
 .venv/bin/python benchmarks/run_all.py --quick

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import socket
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -29,6 +32,21 @@ PAGE = (
     "<!doctype html><html lang='en'><head><title>t</title></head>"
     "<body><main>hi</main></body></html>"
 )
+
+
+def require_tool(command: str, why: str) -> str:
+    """The path of an external ``command`` a test needs (a browser, a checker).
+
+    Missing, the test is skipped with the reason, except when ``$CI`` is set: CI must run every
+    test, so there the test fails. ``scripts/check.sh`` installs what it can.
+    """
+    found = shutil.which(command)
+    if found is None:
+        reason = f"{command} is not installed ({why}); scripts/check.sh installs it as root"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason} (CI must run these tests)")
+        pytest.skip(reason)
+    return found
 
 
 def make_settings(**overrides: Any) -> ConsentSettings:
