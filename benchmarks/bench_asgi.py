@@ -47,7 +47,7 @@ from benchmarks.apps import (
 from benchmarks.report import print_columns
 
 UA_CORPUS_ENV = "CONSENT_UA_CORPUS"
-UA_CORPUS_DEFAULT = Path(__file__).resolve().parents[1] / ".." / "shared/data/uap-core/test_ua.yaml"
+UA_CORPUS_DEFAULT = Path(__file__).resolve().parents[1] / "tests/data/uap-core/test_ua.yaml"
 
 ASGI = {"version": "3.0", "spec_version": "2.3"}  # what uvicorn's h11 protocol sends
 

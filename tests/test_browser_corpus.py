@@ -1,7 +1,7 @@
 """The fast parser against uap-core's labelled corpus and the reference ``user_agents.parse``.
 
-The corpus is ``$CONSENT_UA_CORPUS``, else ``shared/data/uap-core/test_ua.yaml`` beside the
-repository's checkout. It must be there: this check is not skipped.
+The corpus is ``tests/data/uap-core/test_ua.yaml`` (Apache-2.0, see ``tests/data/README.md``), or
+``$CONSENT_UA_CORPUS`` to try another release. This check is never skipped.
 """
 
 from __future__ import annotations
@@ -26,10 +26,13 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
 MIN_LABEL_AGREEMENT = 1.0
 
 
+CORPUS = Path(__file__).resolve().parent / "data" / "uap-core" / "test_ua.yaml"
+
+
 def corpus_path() -> Path:
     if configured := os.environ.get("CONSENT_UA_CORPUS"):
         return Path(configured)
-    return Path(__file__).resolve().parents[2] / "shared" / "data" / "uap-core" / "test_ua.yaml"
+    return CORPUS
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +40,8 @@ def cases() -> list[dict[str, Any]]:
     path = corpus_path()
     if not path.is_file():
         pytest.fail(
-            f"the uap-core corpus test_ua.yaml is not at {path}: set CONSENT_UA_CORPUS to its "
-            "path, or check out the repository next to shared/data/uap-core/"
+            f"the uap-core corpus test_ua.yaml is not at {path}: it is part of the repository "
+            "(tests/data/uap-core/), or set CONSENT_UA_CORPUS to another copy"
         )
     with path.open("rb") as handle:
         loaded: list[dict[str, Any]] = yaml.load(handle, Loader=SafeLoader)["test_cases"]
