@@ -2,7 +2,9 @@
 
 Each script runs in its own process with this Python. The exit status is non-zero only when a
 script crashed or reported something broken (its own non-zero exit), never because a figure
-missed its target.
+missed its target. A smoke run's figures mean nothing (too few rounds, a busy machine), so with
+``--quick`` the scripts' output is kept back and only whether each ran is reported; a script that
+fails has its output shown.
 
     python benchmarks/run_all.py --quick    # a smoke run, well under a minute
     python benchmarks/run_all.py            # the full runs (several minutes)
@@ -39,18 +41,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"==> {script}{' --quick' if args.quick else ''}", flush=True)
         start = time.monotonic()
         code: int | str
+        output = ""
         try:
-            code = subprocess.run(command, timeout=timeout, check=False).returncode
-        except subprocess.TimeoutExpired:
+            finished = subprocess.run(
+                command,
+                timeout=timeout,
+                check=False,
+                capture_output=args.quick,
+                text=True,
+            )
+            code, output = finished.returncode, (finished.stdout or "") + (finished.stderr or "")
+        except subprocess.TimeoutExpired as timed_out:
             code = "timed out"
+            output = timed_out.output if isinstance(timed_out.output, str) else ""
         seconds = time.monotonic() - start
+        if code != 0 and output:
+            print(output, flush=True)
         print(f"<== {script}: exit {code} in {seconds:.1f} s\n", flush=True)
         if code != 0:
             failed.append(f"{script} ({code})")
     if failed:
         print(f"benchmarks FAILED: {', '.join(failed)}")
         return 1
-    print(f"benchmarks: all {len(SCRIPTS)} ran")
+    suffix = " (smoke run: no figures)" if args.quick else ""
+    print(f"benchmarks: all {len(SCRIPTS)} ran{suffix}")
     return 0
 
 
