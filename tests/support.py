@@ -97,7 +97,7 @@ class LiveServer:
     Use it as a context manager, or call ``start()`` and ``stop()``.
     """
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, *, ws: str = "auto") -> None:
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.socket.bind(("127.0.0.1", 0))
@@ -106,7 +106,7 @@ class LiveServer:
         # h11 whichever parsers are installed: httptools answers 400 itself to the control
         # bytes that some tests send to reach the middleware.
         config = uvicorn.Config(
-            app, http="h11", lifespan="off", log_level="warning", access_log=False
+            app, http="h11", ws=ws, lifespan="off", log_level="warning", access_log=False
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(

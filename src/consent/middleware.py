@@ -21,6 +21,9 @@ Header = tuple[bytes, bytes]
 ASGIApp = Callable[[Any, Any, Any], Awaitable[Any]]
 
 _HIDDEN_EXTENSIONS = ("http.response.pathsend", "http.response.zerocopysend")
+#: The WebSocket messages that carry response headers: the handshake's acceptance, and the HTTP
+#: response that denies it (the ``websocket.http.response`` extension).
+_HANDSHAKE_ANSWERS = frozenset({"websocket.accept", "websocket.http.response.start"})
 
 
 class ConsentMiddleware:
@@ -167,7 +170,8 @@ class HTMLResponder:
 
 
 class WebSocketResponder:
-    """Strips refused cookies from ``websocket.accept`` headers."""
+    """Strips refused cookies from the headers a WebSocket handshake answers with: those of
+    ``websocket.accept`` and of a denial response (``websocket.http.response.start``)."""
 
     def __init__(self, middleware: ConsentMiddleware, visitor: Visitor, send: Send) -> None:
         self.policy = middleware.site.policy
@@ -175,12 +179,10 @@ class WebSocketResponder:
         self.downstream = send
 
     async def send(self, message: Message) -> None:
-        if message["type"] == "websocket.accept" and message.get("headers"):
-            kept = self.policy.filter_headers(
-                list(message["headers"]), self.visitor.consent.granted
-            )
-            if kept is not None:
-                message = {**message, "headers": kept}
+        if message["type"] in _HANDSHAKE_ANSWERS and message.get("headers"):
+            headers = list(message["headers"])  # any iterable: read it once, pass the list on
+            kept = self.policy.filter_headers(headers, self.visitor.consent.granted)
+            message = {**message, "headers": headers if kept is None else kept}
         await self.downstream(message)
 
 
