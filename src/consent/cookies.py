@@ -120,7 +120,12 @@ class ConsentCodec:
         return self.current(self.verify(cookie_value) if cookie_value else None, gpc)
 
     def verify(self, cookie_value: str | bytes) -> Verified | None:
-        """A signed, well-formed cookie of the current revision (cached), expired or not."""
+        """A signed, well-formed cookie of the current revision (cached), expired or not.
+
+        A value longer than any cookie we write is refused before the cache, so a client
+        cannot fill it with large keys."""
+        if len(cookie_value) > MAX_COOKIE_LENGTH:
+            return None
         return self._verify(cookie_value)
 
     def current(self, verified: Verified | None, gpc: bool) -> ConsentState:
@@ -187,8 +192,6 @@ class ConsentCodec:
         return Verified(record, expires_at, self.state_of(record), self.state_of(record, gpc=True))
 
     def _record(self, cookie_value: str | bytes) -> ConsentRecord | None:
-        if len(cookie_value) > MAX_COOKIE_LENGTH:
-            return None
         if isinstance(cookie_value, bytes):
             cookie_value = cookie_value.decode("latin-1")
         # Only the alphabet we write: base64 decoding would also take "/" for "_" and "+" for

@@ -49,13 +49,18 @@ class Catalog:
         self.languages = tuple(self._texts)
         self._categories = settings.categories
         self._overrides = settings.texts
-        self.negotiate = lru_cache(maxsize=512)(self._negotiate)
+        self._negotiated = lru_cache(maxsize=512)(self._negotiate)
+
+    def negotiate(self, accept_language: bytes) -> str:
+        """The best offered language for an ``Accept-Language`` value (the default if none).
+
+        Only the first :data:`MAX_ACCEPT_LANGUAGE` bytes count, and they are the cache's key."""
+        return self._negotiated(accept_language[:MAX_ACCEPT_LANGUAGE])
 
     def _negotiate(self, accept_language: bytes) -> str:
-        """The best offered language for an ``Accept-Language`` value (the default if none)."""
         if not accept_language:
             return self.default
-        header = accept_language[:MAX_ACCEPT_LANGUAGE].decode("latin-1")
+        header = accept_language.decode("latin-1")
         accepted = parse_accept_header(header, LanguageAccept)
         return accepted.best_match(self.languages, default=self.default) or self.default
 

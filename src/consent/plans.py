@@ -25,14 +25,22 @@ from consent.html import html_charset
 
 Header = tuple[bytes, bytes]
 
-_html_charset = lru_cache(maxsize=256)(html_charset)
-
 #: The most plans, and final header lists per plan, that are kept (then they start afresh).
 MAX_PLANS = 256
 MAX_FINALS = 64
-#: Start messages whose header values add up to more bytes than this are planned but not kept
-#: (names are the application's own, and repeat).
+#: Start messages whose header names and values add up to more bytes than this are planned but
+#: not kept, and a sequence of header names longer than this is not kept either.
 MAX_KEPT_HEADERS = 8192
+#: Content-Type and Vary values longer than this are worked out, not kept.
+MAX_KEPT_VALUE = 512
+
+_cached_html_charset = lru_cache(maxsize=256)(html_charset)
+
+
+def _html_charset(content_type: bytes) -> str | None:
+    if len(content_type) <= MAX_KEPT_VALUE:
+        return _cached_html_charset(content_type)
+    return html_charset(content_type)
 
 
 class SetsCookies(enum.Enum):
@@ -131,7 +139,8 @@ class StartPlans:
 
     def __init__(self, merge_vary: Callable[[bytes | None], bytes], extra: Sequence[Header]):
         # Pages that set cookies are planned on every response: their parts are cached instead.
-        self._merge_vary = lru_cache(maxsize=64)(merge_vary)
+        self._merged_vary = lru_cache(maxsize=64)(merge_vary)
+        self._merge_uncached = merge_vary
         self._extra = tuple(extra)
         self._plans: dict[tuple[object, ...], Plan | Unplanned] = {}
         self._content_type_at: dict[tuple[object, ...], int | NameFacts] = {}
@@ -153,7 +162,7 @@ class StartPlans:
             plan = None
         else:
             plan = self._make(status, headers)
-        if sum(map(len, values)) <= MAX_KEPT_HEADERS:
+        if sum(map(len, values)) + sum(map(len, names)) <= MAX_KEPT_HEADERS:
             if len(self._plans) >= MAX_PLANS:
                 self._plans.clear()
             self._plans[key] = plan
@@ -164,14 +173,21 @@ class StartPlans:
         known of its header names and Content-Type. False when in doubt."""
         content_type_at = self._content_type_at.get(names)
         if content_type_at is None:
-            if len(self._content_type_at) >= MAX_PLANS:
-                self._content_type_at.clear()
-            content_type_at = self._content_type_at[names] = _content_type_at(names)
+            content_type_at = _content_type_at(names)
+            if sum(map(len, names)) <= MAX_KEPT_HEADERS:
+                if len(self._content_type_at) >= MAX_PLANS:
+                    self._content_type_at.clear()
+                self._content_type_at[names] = content_type_at
         if content_type_at is NO_CONTENT_TYPE:
             return True
         if content_type_at is UNSURE:
             return False
         return _html_charset(values[content_type_at]) is None
+
+    def _merge_vary(self, app_vary: bytes | None) -> bytes:
+        if app_vary is None or len(app_vary) <= MAX_KEPT_VALUE:
+            return self._merged_vary(app_vary)
+        return self._merge_uncached(app_vary)
 
     def _make(self, status: int, headers: Sequence[Header]) -> Plan:
         for name, _ in headers:

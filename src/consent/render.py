@@ -21,6 +21,13 @@ from consent.i18n import Catalog, localised_list
 from consent.rules import format_version, parse_rule
 from consent.settings import FINAL_VERSIONS, ConsentSettings
 
+#: The longest ``next`` path a form carries back; the endpoints refuse a longer one, so a page
+#: whose path and query are longer sends its visitor back to its path alone, or to ``/``.
+MAX_NEXT = 2048
+#: Filled snippets are cached only for pages whose raw path and query add up to at most this
+#: many bytes: a client chooses them, and a longer one would make each entry that much larger.
+MAX_CACHED_PAGE = 1024
+
 NEXT_HOLE = "__NEXT__"
 NONCE_HOLE = "__NONCE__"
 _NONCE_BYTES = NONCE_HOLE.encode("ascii")
@@ -59,9 +66,14 @@ class Snippet:
 
 def next_path(raw_path: bytes | None, path: str, query: bytes | None) -> str:
     """The path and query the browser asked for, as the forms' ``next``, from a scope's
-    ``raw_path``, ``path`` and ``query_string``."""
+    ``raw_path``, ``path`` and ``query_string``; without the query when both would be longer
+    than :data:`MAX_NEXT`, and ``/`` when the path alone is."""
     path = raw_path.decode("latin-1") if raw_path else quote(path)
-    return f"{path}?{query.decode('latin-1')}" if query else path
+    if len(path) > MAX_NEXT:
+        return "/"
+    if not query or len(path) + 1 + len(query) > MAX_NEXT:
+        return path
+    return f"{path}?{query.decode('latin-1')}"
 
 
 def _fill(
@@ -106,7 +118,21 @@ class Renderer:
         self._rules = {key: parse_rule(rule) for key, rule in settings.browsers.items()}
         self.snippet = lru_cache(maxsize=512)(self._snippet)
         #: Filled snippets by snippet, page and nonce: most requests are for a few pages.
-        self.fill = lru_cache(maxsize=512)(_fill)
+        self._filled = lru_cache(maxsize=512)(_fill)
+
+    def fill(
+        self,
+        snippet: Snippet,
+        raw_path: bytes | None,
+        path: str,
+        query: bytes | None,
+        nonce: str | None,
+    ) -> bytes:
+        """``snippet`` filled for a page (a scope's ``raw_path``, ``path`` and
+        ``query_string``) and a CSP nonce; kept when the page's address is short."""
+        if len(raw_path or path) + len(query or b"") + len(nonce or "") <= MAX_CACHED_PAGE:
+            return self._filled(snippet, raw_path, path, query, nonce)
+        return _fill(snippet, raw_path, path, query, nonce)
 
     def static_url(self, name: str) -> str:
         return f"{self.settings.prefix}/static/{name}?v={self.assets[name].etag}"
