@@ -321,3 +321,16 @@ def test_unknown_paths_and_methods() -> None:
         assert response.headers["allow"] == "GET, HEAD, POST"
         assert browser.get("/_consent/browser-notice").status_code == 405
         assert browser.get("/_consentx").status_code == 404  # the app's, not ours
+
+
+def test_a_host_prefixed_consent_cookie_is_secure_host_only_and_site_wide() -> None:
+    """Browsers keep a ``__Host-`` cookie only with Secure, Path=/ and no Domain: it is sent so
+    even on plain HTTP on localhost, where other cookies drop Secure."""
+    settings = make_settings(cookie_name="__Host-consent")
+    with client(page_app(settings), follow_redirects=False) as browser:
+        response = browser.post("/_consent", data={"action": "accept_all"}, headers=SAME_ORIGIN)
+    set_cookie = response.headers["set-cookie"]
+    assert set_cookie.startswith("__Host-consent=")
+    assert "Secure" in set_cookie
+    assert "Path=/" in set_cookie
+    assert "Domain" not in set_cookie

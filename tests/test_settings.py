@@ -138,3 +138,27 @@ def test_duplicate_cookie_in_two_categories_is_refused() -> None:
                 "analytics": {"label": "A", "cookies": ["x"]},
             }
         )
+
+
+def test_consent_cookie_is_host_only_when_cookies_are_always_secure() -> None:
+    assert make_settings(cookie_secure="always").cookie_name == "__Host-consent"
+    assert make_settings(cookie_secure="always", cookie_domain="example.com").cookie_name == (
+        "consent"
+    )
+    assert make_settings().cookie_name == "consent"
+    assert make_settings(cookie_secure="always", cookie_name="mine").cookie_name == "mine"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"cookie_name": "__Host-consent", "cookie_domain": "example.com"}, "cookie_name"),
+        ({"cookie_name": "__Secure-consent", "cookie_secure": "never"}, "cookie_name"),
+        ({"notice_cookie_name": "__Host-notice", "cookie_secure": "never"}, "notice_cookie_name"),
+    ],
+)
+def test_prefixed_cookie_names_that_browsers_would_refuse_stop_start_up(
+    overrides: dict[str, str], named: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=named):
+        make_settings(**overrides)

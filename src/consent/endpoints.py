@@ -20,18 +20,19 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from starlette.datastructures import MutableHeaders
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from consent.cookies import ConsentState, Source
+from consent.render import MAX_NEXT
+from consent.settings import SECURE_PREFIXES
 from consent.visitor import Site, Visitor, request_cookies, secure_cookies
 
 audit = logging.getLogger("consent.audit")
 logger = logging.getLogger("consent")
 
 MAX_BODY = 8 * 1024
-MAX_NEXT = 2048
 ACTIONS = ("accept_all", "reject_all", "save")
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 
@@ -99,6 +100,10 @@ class ConsentEndpoints:
                 response = PlainTextResponse("Not Found", status_code=404)
         except BadRequestError as error:
             response = _error(error, _wants_json(request))
+        except ClientDisconnect:
+            # The client went away mid-body: nobody is left to answer, and nothing went wrong here.
+            logger.debug("consent: the client disconnected before its request body was read")
+            return
         await response(scope, receive, send)
 
     async def state_or_choice(self, request: Request, visitor: Visitor, method: str) -> Response:
@@ -129,6 +134,8 @@ class ConsentEndpoints:
     def _json_choice(self, body: bytes) -> Choice:
         try:
             data = json.loads(body)
+        except RecursionError:  # nested deeper than the parser's recursion allows
+            raise BadRequestError("the JSON body is nested too deeply") from None
         except (ValueError, UnicodeDecodeError):
             raise BadRequestError("the body is not valid JSON") from None
         if not isinstance(data, dict):
@@ -248,14 +255,15 @@ class ConsentEndpoints:
         value: str,
         max_age: int | None,
     ) -> None:
-        """One of our cookies: HttpOnly, site-wide, Secure unless plain HTTP on localhost."""
+        """One of our cookies: HttpOnly, site-wide, Secure unless plain HTTP on localhost (and
+        always for a ``__Secure-`` or ``__Host-`` name, which browsers keep only with it)."""
         response.set_cookie(
             name,
             value,
             max_age=max_age,
             path="/",
             domain=self.settings.cookie_domain,
-            secure=secure_cookies(request.scope, self.settings),
+            secure=name.startswith(SECURE_PREFIXES) or secure_cookies(request.scope, self.settings),
             httponly=True,
             samesite=self.settings.cookie_samesite,
         )
@@ -317,7 +325,15 @@ def safe_next(value: str | None) -> str:
 
 
 def _same_origin(request: Request) -> None:
-    """Refuses a POST that a browser sent from another site."""
+    """Refuses a POST that a browser sent from another site.
+
+    ``Sec-Fetch-Site`` decides when the browser sends it. Without it, the ``Origin`` (else the
+    ``Referer``) must have this request's scheme, host and port: ``http://site`` posting to
+    ``https://site`` is another origin (a network attacker can write the plain-HTTP page). Behind
+    a TLS-terminating proxy the server must be told the original scheme (uvicorn's
+    ``--proxy-headers``), as it must for ``cookie_secure = "auto"``. Neither header: a client
+    that is not a browser, which no other site can drive, so it is let through.
+    """
     fetch_site = request.headers.get("sec-fetch-site")
     if fetch_site is not None:
         if fetch_site.strip().lower() in ("same-origin", "none"):
@@ -325,17 +341,15 @@ def _same_origin(request: Request) -> None:
         raise BadRequestError(
             f"cross-site request refused (Sec-Fetch-Site: {fetch_site[:20]})", 403
         )
-    host = _normalise_host(request.headers.get("host", ""), request.url.scheme)
+    scheme = request.url.scheme
+    here = (scheme, _normalise_host(request.headers.get("host", ""), scheme))
     for header in ("origin", "referer"):
         value = request.headers.get(header)
         if value is None:
             continue
         parts = urlsplit(value.strip())
-        if value.strip() == "null" or not parts.netloc:
-            raise BadRequestError(
-                f"cross-site request refused ({header.title()}: {value[:60]})", 403
-            )
-        if _normalise_host(parts.netloc, parts.scheme) != host:
+        there = (parts.scheme.lower(), _normalise_host(parts.netloc, parts.scheme.lower()))
+        if value.strip() == "null" or not parts.netloc or there != here:
             raise BadRequestError(
                 f"cross-site request refused ({header.title()}: {value[:60]})", 403
             )

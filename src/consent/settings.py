@@ -30,6 +30,15 @@ logger = logging.getLogger("consent")
 
 _toml_file: ContextVar[Path | None] = ContextVar("consent_toml_file", default=None)
 
+#: Cookie name prefixes that browsers accept only with ``Secure`` (RFC 6265bis §4.1.3); a
+#: ``__Host-`` cookie also needs ``Path=/`` and no ``Domain``.
+SECURE_PREFIXES = ("__Secure-", "__Host-")
+HOST_PREFIX = "__Host-"
+#: The consent cookie's name: ``__Host-consent`` when every cookie is Secure and host-only, since
+#: then no sibling subdomain can plant a consent cookie of its own.
+DEFAULT_COOKIE_NAME = "consent"
+HOST_COOKIE_NAME = HOST_PREFIX + DEFAULT_COOKIE_NAME
+
 CATEGORY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 COOKIE_PATTERN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z\[\]?]+$")
@@ -192,8 +201,9 @@ class ConsentSettings(BaseSettings):
     revoke_cookie_paths: tuple[str, ...] = ("/",)
     consent_cache_size: int = Field(default=4096, ge=0, le=1_000_000)
 
-    # The consent cookie.
-    cookie_name: str = "consent"
+    # The consent cookie. The default name is "__Host-consent" when cookie_secure is "always"
+    # and there is no cookie_domain (see _default_cookie_name), else "consent".
+    cookie_name: str = DEFAULT_COOKIE_NAME
     cookie_domain: str | None = None
     cookie_secure: Literal["auto", "always", "never"] = "auto"
     cookie_samesite: Literal["lax", "strict"] = "lax"
@@ -268,6 +278,19 @@ class ConsentSettings(BaseSettings):
             raise ValueError(f"prefix {prefix!r} must be a path such as '/_consent'")
         return prefix
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_cookie_name(cls, values: Any) -> Any:
+        """``__Host-consent`` for a site whose cookies are always Secure and host-only."""
+        if (
+            isinstance(values, dict)
+            and values.get("cookie_name") is None
+            and values.get("cookie_secure") == "always"
+            and not values.get("cookie_domain")
+        ):
+            return {**values, "cookie_name": HOST_COOKIE_NAME}
+        return values
+
     @field_validator("cookie_name", "notice_cookie_name")
     @classmethod
     def _is_cookie_name(cls, name: str) -> str:
@@ -333,6 +356,18 @@ class ConsentSettings(BaseSettings):
                 seen[pattern] = name
         if self.cookie_name == self.notice_cookie_name:
             raise ValueError("cookie_name and notice_cookie_name must differ")
+        for setting in ("cookie_name", "notice_cookie_name"):
+            name = getattr(self, setting)
+            if name.startswith(SECURE_PREFIXES) and self.cookie_secure == "never":
+                raise ValueError(
+                    f"{setting} = {name!r}: browsers keep a cookie with this prefix only when it "
+                    "is Secure, and cookie_secure is 'never'"
+                )
+            if name.startswith(HOST_PREFIX) and self.cookie_domain:
+                raise ValueError(
+                    f"{setting} = {name!r}: browsers refuse a __Host- cookie with a Domain, and "
+                    f"cookie_domain is {self.cookie_domain!r}"
+                )
         if not self.secret_keys and not self.debug:
             raise ValueError(
                 "secret_keys is empty: set CONSENT_SECRET_KEYS (a JSON list, newest first) or "
