@@ -49,6 +49,35 @@ def require_tool(command: str, why: str) -> str:
     return found
 
 
+def screenshot_dir(tmp_path_factory: pytest.TempPathFactory, subfolder: str) -> Path:
+    """Where a test saves its screenshots: ``$CONSENT_SCREENSHOTS_DIR/subfolder`` when that is
+    set (to refresh the README's copies), else a temporary folder."""
+    root = os.environ.get("CONSENT_SCREENSHOTS_DIR")
+    if not root:
+        return tmp_path_factory.mktemp(subfolder)
+    folder = Path(root) / subfolder
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def chromium_path() -> str:
+    """Chromium for the end-to-end tests: ``$CONSENT_CHROMIUM``, else Debian's."""
+    return require_tool(
+        os.environ.get("CONSENT_CHROMIUM", "/usr/bin/chromium"), "the browser tests need it"
+    )
+
+
+#: How the end-to-end tests start Chromium: headless, with no network of its own.
+CHROMIUM_LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
 def make_settings(**overrides: Any) -> ConsentSettings:
     values: dict[str, Any] = {"secret_keys": ["test-key-newest", "test-key-older"]}
     values.update(overrides)

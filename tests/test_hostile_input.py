@@ -150,7 +150,7 @@ def test_large_unique_cookie_names_on_a_decision_do_not_grow_memory() -> None:
         async def receive() -> dict[str, Any]:
             return {"type": "http.request", "body": body, "more_body": False}
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send(message: Any) -> None:
             pass
 
         for number in range(REQUESTS):
@@ -233,7 +233,7 @@ def test_any_body_gets_an_answer_never_an_error(body: bytes, content_type: str, 
 
 def disconnecting_receive(body: bytes) -> Callable[[], Any]:
     """A receive that gives part of a body, then says the client went away."""
-    messages = [
+    messages: list[dict[str, Any]] = [
         {"type": "http.request", "body": body, "more_body": True},
         {"type": "http.disconnect"},
     ]
@@ -256,7 +256,7 @@ def test_a_client_that_leaves_mid_body_gets_nothing_and_logs_nothing(
     )
     sent: list[dict[str, Any]] = []
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Any) -> None:
         sent.append(message)
 
     caplog.set_level(logging.DEBUG)
@@ -310,7 +310,7 @@ def test_a_client_that_leaves_mid_body_leaves_no_traceback_in_uvicorn() -> None:
 )
 def test_origin_must_match_scheme_as_well_as_host(base_url: str, origin: str, status: int) -> None:
     with client(page_app(), follow_redirects=False) as browser:
-        browser.base_url = base_url  # type: ignore[assignment]
+        browser.base_url = base_url
         response = browser.post(
             "/_consent", data={"action": "reject_all"}, headers={"origin": origin}
         )

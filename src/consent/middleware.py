@@ -9,9 +9,10 @@ from typing import Any
 from starlette.types import Message, Receive, Scope, Send
 
 from consent.cookies import ConsentState
+from consent.encoding import PRESCAN_BYTES, sniff_encoding
 from consent.endpoints import ConsentEndpoints, DecisionEvent
 from consent.html import BodyTagMemo, HTMLInjector, insert_snippet
-from consent.plans import SETS_COOKIES, Plan, StartPlans, Verbatim
+from consent.plans import FROM_BODY, SETS_COOKIES, PagePlan, Plan, StartPlans, Verbatim
 from consent.settings import ConsentSettings
 from consent.state import RequestState
 from consent.visitor import Site, Visitor
@@ -85,13 +86,14 @@ class HTMLResponder:
     ``consent`` or ``browser`` from the state, a response that sets cookies, or an HTML page.
     """
 
-    __slots__ = ("downstream", "injector", "middleware", "scope", "state", "to_inject")
+    __slots__ = ("downstream", "held", "injector", "middleware", "scope", "state", "to_inject")
 
     def __init__(self, middleware: ConsentMiddleware, scope: Scope, send: Send) -> None:
         self.middleware = middleware
         self.downstream = send
         self.to_inject: bytes | None = None  # the snippet, until it is in the body
         self.injector: HTMLInjector | None = None  # for a body in several messages
+        self.held: HeldStart | None = None  # a page's start, until its body names its charset
         self.scope = _without_send_extensions(scope) if "extensions" in scope else scope
         origin = scope.get("state")
         if origin is None:
@@ -108,7 +110,16 @@ class HTMLResponder:
             plan = self.middleware.plans.plan(message["status"], headers)
             if plan is not None:  # else neither a page nor cookies: as it is
                 message = self.start(message, headers, plan)
-        elif self.to_inject is not None and message["type"] == "http.response.body":
+                if self.held is not None:
+                    return
+        elif self.held is not None and message["type"] == "http.response.body":
+            held = self.held
+            if not held.add(message):
+                return
+            self.held = None
+            await self.downstream(self.page_start(held.start, held.plan, held.charset()))
+            message = held.body_message()
+        if self.to_inject is not None and message["type"] == "http.response.body":
             message = self.inject(message, self.to_inject)
         await self.downstream(message)
 
@@ -145,8 +156,19 @@ class HTMLResponder:
             return message
         if isinstance(plan, Verbatim):
             return {**message, "headers": plan.headers()}
-        visitor, consent = self.state.visit()
-        snippet = self.snippet(plan.charset, visitor, consent)
+        if plan.charset != FROM_BODY:
+            return self.page_start(message, plan, plan.charset)
+        if self.scope.get("method") == "HEAD":  # no body to tell: as a page without a <meta>
+            return self.page_start(message, plan, "ascii")
+        self.held = HeldStart(message, plan)
+        return message
+
+    def page_start(self, message: Message, plan: PagePlan, charset: str | None) -> Message:
+        """A page's start message, its snippet encoded in ``charset`` (none when None)."""
+        snippet = b""
+        if charset is not None:
+            visitor, consent = self.state.visit()
+            snippet = self.snippet(charset, visitor, consent)
         if snippet and self.scope.get("method") != "HEAD":
             self.to_inject = snippet
         return {**message, "headers": plan.headers(len(snippet))}
@@ -167,6 +189,34 @@ class HTMLResponder:
             scope.get("query_string"),
             nonce if isinstance(nonce, str) else None,
         )
+
+
+class HeldStart:
+    """The start message of a page served as ``text/html`` without a charset, held until the
+    body's first :data:`~consent.encoding.PRESCAN_BYTES` bytes (or all of it, if shorter) tell
+    the encoding the browser will use: the snippet's bytes, and so Content-Length, depend on it.
+    At most that many bytes, and one message's worth, are held."""
+
+    __slots__ = ("_body", "_more_body", "plan", "start")
+
+    def __init__(self, start: Message, plan: PagePlan) -> None:
+        self.start = start
+        self.plan = plan
+        self._body = b""
+        self._more_body = True
+
+    def add(self, message: Message) -> bool:
+        """Holds a body message; whether enough of the body is here to decide."""
+        self._body += message.get("body", b"")
+        self._more_body = message.get("more_body", False)
+        return not self._more_body or len(self._body) >= PRESCAN_BYTES
+
+    def charset(self) -> str | None:
+        return sniff_encoding(self._body)
+
+    def body_message(self) -> Message:
+        """What was held, as one body message."""
+        return {"type": "http.response.body", "body": self._body, "more_body": self._more_body}
 
 
 class WebSocketResponder:

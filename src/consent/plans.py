@@ -17,11 +17,14 @@ once per value. No pass over the headers in Python is made for them.
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any, Final
 
 from consent.html import html_charset
+
+logger = logging.getLogger("consent")
 
 Header = tuple[bytes, bytes]
 
@@ -31,6 +34,10 @@ MAX_FINALS = 64
 #: Start messages whose header names and values add up to more bytes than this are planned but
 #: not kept, and a sequence of header names longer than this is not kept either.
 MAX_KEPT_HEADERS = 8192
+#: The charset of a page served as ``text/html`` without one: the body's first bytes tell
+#: (``consent.encoding.sniff_encoding``), so its start message waits for them.
+FROM_BODY: Final = ""
+
 #: Content-Type and Vary values longer than this are worked out, not kept.
 MAX_KEPT_VALUE = 512
 
@@ -90,7 +97,8 @@ class PagePlan:
 
     The application's headers without Content-Length and Vary are kept in order; then come the
     new Content-Length, the merged Vary and Accept-CH if asked. A strong ETag becomes weak when
-    something is injected.
+    something is injected. ``charset`` is the codec to encode the snippet in, or
+    :data:`FROM_BODY` when the Content-Type names none.
     """
 
     __slots__ = ("_finals", "_kept", "_length", "_strong_etag_at", "_tail", "charset")
@@ -230,7 +238,10 @@ class StartPlans:
         if opted_out:
             return Verbatim(tuple(h for h in headers if h[0].lower() != b"x-consent-skip"))
         if encoded:
+            _warn_encoded_html()
             return None
+        if content_type is not None and _charset_from_body(content_type):
+            charset = FROM_BODY
         strong_etag_at = etag_at if etag_at >= 0 and kept[etag_at][1][:2] != b"W/" else -1
         return PagePlan(
             charset,
@@ -238,6 +249,28 @@ class StartPlans:
             int(length) if length is not None and length.strip().isdigit() else None,
             strong_etag_at,
             ((b"vary", self._merge_vary(app_vary)), *self._extra),
+        )
+
+
+def _charset_from_body(content_type: bytes) -> bool:
+    """Whether a browser takes an HTML page's encoding from its body: ``text/html`` that names
+    no charset (XHTML without one is UTF-8, as XML says, unless its XML declaration says
+    otherwise, which is not read)."""
+    lowered = content_type.lower()
+    return b"charset" not in lowered and lowered.partition(b";")[0].strip() == b"text/html"
+
+
+_warned_encoded: list[bool] = []
+
+
+def _warn_encoded_html() -> None:
+    """Once per process: an HTML page reached the middleware already compressed."""
+    if not _warned_encoded:
+        _warned_encoded.append(True)
+        logger.warning(
+            "consent: an HTML response arrived content-encoded, so nothing was injected into "
+            "it; put the compression middleware (GZipMiddleware, GZipMiddleware in Django) "
+            "outside ConsentMiddleware, so that it compresses the page after the injection"
         )
 
 
