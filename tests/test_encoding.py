@@ -278,3 +278,18 @@ def test_an_encoded_html_page_warns_once_per_process(
     warnings = [r for r in caplog.records if "content-encoded" in r.getMessage()]
     assert len(warnings) == 1
     assert "outside ConsentMiddleware" in warnings[0].getMessage()
+
+
+def test_compression_outside_the_middleware_compresses_the_injected_page() -> None:
+    """The README's order: GZipMiddleware wraps ConsentMiddleware."""
+
+    async def page(request: Any) -> HTMLResponse:
+        return HTMLResponse("<html><body>" + "x" * 2000 + "</body></html>")
+
+    app = GZipMiddleware(
+        ConsentMiddleware(Starlette(routes=[Route("/", page)]), settings=make_settings())
+    )
+    with client(app) as browser:
+        response = browser.get("/", headers={"user-agent": CHROME, "accept-encoding": "gzip"})
+    assert response.headers["content-encoding"] == "gzip"
+    assert "consent-banner" in response.text  # httpx decompressed it
