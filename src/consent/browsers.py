@@ -2,8 +2,9 @@
 
 Parsing uses the ``user-agents`` API on ua-parser 1.0's Rust-backed resolver (ua-parser-rs),
 15-40 times faster than ``user_agents.parse``; results are cached per raw header value. A verdict
-needs only the browser and whether the device is a ``Spider`` (a bot): the OS and the rest of the
-device are parsed when the app reads ``is_mobile`` or ``user_agent``.
+needs only the browser and whether the device is a ``Spider`` (a bot). The OS is parsed as well
+only for a verdict that brings the notice (where to get a newer browser: ``consent.advice``), and
+the OS and the rest of the device when the app reads ``is_mobile`` or ``user_agent``.
 Time is bounded by truncation: the User-Agent is cut to ``max_user_agent_length`` bytes and the
 client-hint header to 1024 bytes before anything else, and ua-parser-rs is linear-time. A
 never-seen agent costs 20-30 µs, a crafted one of the default 1,024 bytes up to about 0.9 ms.
@@ -23,6 +24,7 @@ from ua_parser.loaders import load_lazy_builtins
 from ua_parser.regex import Resolver
 from user_agents.parsers import Browser, Device, OperatingSystem, UserAgent
 
+from consent.advice import UpdateAdvice, UpdateAdvisor
 from consent.rules import Verdict, Version, parse_rule
 from consent.settings import ConsentSettings
 
@@ -190,6 +192,9 @@ class BrowserInfo:
     is_bot: bool
     source: Literal["user-agent", "client-hints"]
     ua_string: str = field(repr=False, compare=False)
+    #: Where the notice sends the visitor for a newer browser, worked out with a verdict that
+    #: brings the notice (the only verdicts that parse the OS); None for the others.
+    advice: UpdateAdvice | None = field(default=None, repr=False)
     #: ``is_mobile`` once read (``None`` before): the verdict does not need its OS and device.
     _mobile: bool | None = field(default=None, repr=False, compare=False)
 
@@ -225,6 +230,8 @@ class BrowserClassifier:
             family: key for key, families in settings.family_map().items() for family in families
         }
         self.rules = {key: parse_rule(rule) for key, rule in settings.browsers.items()}
+        self.advised_verdicts = settings.notice_verdicts if settings.notice_enabled else frozenset()
+        self.advisor = UpdateAdvisor(settings, _RESOLVER.os.extract)
         self._lookup = functools.lru_cache(maxsize=settings.browser_cache_size)(self._classify)
 
     def classify(self, user_agent: bytes, client_hints: bytes | None = None) -> BrowserInfo:
@@ -281,6 +288,7 @@ class BrowserClassifier:
             verdict = "unknown"
         else:
             verdict = rule.judge(version)
+        advice = self.advisor.advise(key, text) if verdict in self.advised_verdicts else None
         return BrowserInfo(
             key=key,
             family=family,
@@ -290,6 +298,7 @@ class BrowserClassifier:
             is_bot=is_bot,
             source=source,
             ua_string=text,
+            advice=advice,
         )
 
 

@@ -1,7 +1,9 @@
 """Texts in the visitor's language: the shipped catalogs, the site's overrides, and negotiation.
 
 ``Accept-Language`` is negotiated by Werkzeug's ``LanguageAccept.best_match`` (quality values,
-``de-CH`` falling back to ``de``); results are cached by the raw header value.
+``de-CH`` falling back to ``de``); results are cached by the raw header value. A notice text can
+be given per browser: ``notice.outdated.ie`` is used instead of ``notice.outdated`` for the
+browser key ``ie``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from consent.settings import DEFAULT_CATEGORIES, ConsentSettings
 
 #: Longer Accept-Language values are cut: real ones are a few dozen bytes.
 MAX_ACCEPT_LANGUAGE = 256
+#: Texts that may be given per browser, as ``<text key>.<browser key>``.
+PER_BROWSER_PREFIX = "notice."
 
 
 def shipped_catalogs() -> dict[str, dict[str, str]]:
@@ -47,6 +51,12 @@ class Catalog:
             merged = base | shipped.get(language, {}) | settings.texts.get(language, {})
             self._texts[language] = merged
         self.languages = tuple(self._texts)
+        #: Per language and browser key, the texts with that browser's own ones in place.
+        self._browser_texts = {
+            (language, browser): texts | own
+            for language, texts in self._texts.items()
+            for browser, own in _per_browser(texts).items()
+        }
         self._categories = settings.categories
         self._overrides = settings.texts
         self._negotiated = lru_cache(maxsize=512)(self._negotiate)
@@ -64,8 +74,16 @@ class Catalog:
         accepted = parse_accept_header(header, LanguageAccept)
         return accepted.best_match(self.languages, default=self.default) or self.default
 
-    def texts(self, language: str) -> Mapping[str, str]:
-        return self._texts.get(language) or self._texts[self.default]
+    def texts(self, language: str, browser: str | None = None) -> Mapping[str, str]:
+        """The texts of ``language`` (the default language's if it is not offered); with
+        ``browser``, its own texts (``notice.update.safari``) in place of the general ones."""
+        if language not in self._texts:
+            language = self.default
+        if browser is not None:
+            own = self._browser_texts.get((language, browser))
+            if own is not None:
+                return own
+        return self._texts[language]
 
     def category(self, language: str, name: str) -> tuple[str, str]:
         """The label and description of a category in ``language``.
@@ -86,6 +104,17 @@ class Catalog:
             texts.get(f"category.{name}.description"),
         )
         return label, description
+
+
+def _per_browser(texts: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """The per-browser texts among ``texts``, by browser key: ``notice.outdated.ie`` is
+    ``{"ie": {"notice.outdated": …}}`` when ``notice.outdated`` is a text."""
+    found: dict[str, dict[str, str]] = {}
+    for name, text in texts.items():
+        general, _, browser = name.rpartition(".")
+        if name.startswith(PER_BROWSER_PREFIX) and browser and general in texts:
+            found.setdefault(browser, {})[general] = text
+    return found
 
 
 def _pick(configured: str, shipped: str | None, translated: str | None) -> str:

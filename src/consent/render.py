@@ -1,13 +1,15 @@
 """Rendering the injected markup and the settings page from overridable Jinja2 templates.
 
-A snippet depends on few things (language, notice, consent view, granted categories, charset),
-so each combination is rendered once and kept as encoded bytes with two holes: the page's own
-path (``next``, for the no-JavaScript forms) and an optional CSP nonce attribute.
+A snippet depends on few things (language, notice and its update advice, consent view, granted
+categories, charset), so each combination is rendered once and kept as encoded bytes with two
+holes: the page's own path (``next``, for the no-JavaScript forms) and an optional CSP nonce
+attribute.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -17,6 +19,7 @@ from urllib.parse import quote
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
 from markupsafe import escape
 
+from consent.advice import UpdateAdvice
 from consent.i18n import Catalog, localised_list
 from consent.rules import format_version, parse_rule
 from consent.settings import FINAL_VERSIONS, ConsentSettings
@@ -180,19 +183,28 @@ class Renderer:
         self,
         language: str,
         notice: str | None,
-        browser_key: str | None,
+        advice: UpdateAdvice | None,
         show_banner: bool,
         gpc: bool,
         decided: bool,
         granted: frozenset[str],
         encoding: str,
     ) -> Snippet:
-        """The markup for one combination of visitor state, encoded for the response."""
+        """The markup for one combination of visitor state, encoded for the response.
+
+        ``advice`` is the notice's (None without one): it has few distinct values, so keying
+        the cache by it keeps one snippet per kind of advice, not per User-Agent.
+        """
         context = self._context(language)
+        if advice is not None and advice.browser is not None:
+            context["t"] = self.catalog.texts(language, advice.browser)
+        label, note = self._advice_texts(context["t"], advice)
         context.update(
             notice=notice,
             requirements=self.requirements(language) if notice else "",
-            update_url=self.settings.browser_update_url(browser_key) if browser_key else None,
+            update_url=advice.url if advice is not None else None,
+            update_label=label,
+            update_note=note,
             show_banner=show_banner,
             gpc=gpc,
             decided=decided,
@@ -200,6 +212,22 @@ class Renderer:
         )
         text = self.environment.get_template("snippet.html").render(context)
         return Snippet(text, encoding)
+
+    def _advice_texts(
+        self, texts: Mapping[str, str], advice: UpdateAdvice | None
+    ) -> tuple[str, str]:
+        """The update link's label and the line that explains the advice ("" for none)."""
+        if advice is None or advice.kind == "browser":
+            return texts["notice.update"], ""
+        if advice.kind == "system":
+            return texts["notice.update_system"].replace("{system}", advice.system or ""), ""
+        if advice.kind == "other_browser" and advice.suggested is not None:
+            name = self.settings.browser_name(advice.suggested)
+            return (
+                texts["notice.get_browser"].replace("{browser}", name),
+                texts["notice.other_browser"].replace("{browser}", name),
+            )
+        return "", texts["notice.no_update"]
 
     def dialog(
         self, language: str, *, decided: bool, granted: frozenset[str], next_path: str

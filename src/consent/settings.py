@@ -86,6 +86,10 @@ DEFAULT_UPDATE_URLS: dict[str, str] = {
     "safari": "https://support.apple.com/downloads/safari",
     "seamonkey": "https://www.seamonkey-project.org/releases/",
     "samsung": "https://www.samsung.com/us/support/owners/app/samsung-internet",
+    # Not a browser: iOS and iPadOS, whose browsers all update with the system (the update
+    # advice of ``consent.advice``). Apple's "Update your iPhone or iPad", in the visitor's
+    # language (the article is now also numbered 118575).
+    "ios": "https://support.apple.com/HT204204",
 }
 
 #: The last release of a browser that will never see another one: a minimum equal to it reads

@@ -138,7 +138,7 @@ class Visitor:
         return self._site.renderer.snippet(
             self.language,
             notice,
-            browser.key if notice else None,
+            browser.advice if notice else None,
             consent_enabled and not consent.decided,
             consent.gpc and not consent.decided,
             consent.decided,
