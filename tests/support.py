@@ -51,10 +51,11 @@ def require_tool(command: str, why: str) -> str:
 
 def screenshot_dir(tmp_path_factory: pytest.TempPathFactory, subfolder: str) -> Path:
     """Where a test saves its screenshots: ``$CONSENT_SCREENSHOTS_DIR/subfolder`` when that is
-    set (to refresh the README's copies), else a temporary folder."""
+    set (to refresh the README's copies, ``scripts/screenshots.py``), else a temporary folder.
+    An empty ``subfolder`` is the folder itself."""
     root = os.environ.get("CONSENT_SCREENSHOTS_DIR")
     if not root:
-        return tmp_path_factory.mktemp(subfolder)
+        return tmp_path_factory.mktemp(subfolder or "screenshots")
     folder = Path(root) / subfolder
     folder.mkdir(parents=True, exist_ok=True)
     return folder

@@ -1,12 +1,49 @@
-/* asgi-consent: enhances the banner, dialog and notice. Without it, every form still works. */
+/* asgi-consent: enhances the banner, the preferences dialog and the notice.
+ *
+ * Without this script every control is a plain form that works on its own. The script is ES5,
+ * so that every browser the default policy supports (Internet Explorer 11 included) parses it,
+ * and it checks for each thing it uses before using it: without fetch and Promise the forms
+ * post as they do without JavaScript; without HTMLDialogElement "Customise settings" opens the
+ * settings page; without the CustomEvent constructor the event is made the old way.
+ */
 (function () {
   "use strict";
 
   var banner = document.getElementById("consent-banner");
-  var dialog = document.getElementById("consent-preferences");
   var control = document.getElementById("consent-settings-control");
   var notice = document.getElementById("browser-notice");
+  /* With the banner, the dialog and the control come as inert markup in data blocks. */
+  var dialogMarkup = document.getElementById("consent-preferences-markup");
+  var controlMarkup = document.getElementById("consent-settings-control-markup");
+  var dialog = null;
   var opener = null;
+  var clickedButton = null;
+
+  var canFetch = typeof window.fetch === "function" && typeof window.Promise === "function";
+  var canDialog =
+    typeof window.HTMLDialogElement === "function" &&
+    typeof window.HTMLDialogElement.prototype.showModal === "function";
+
+  function each(list, callback) {
+    Array.prototype.forEach.call(list, callback);
+  }
+
+  function hide(element) {
+    element.setAttribute("hidden", "");
+  }
+
+  function show(element) {
+    element.removeAttribute("hidden");
+  }
+
+  /* The nearest element from node up that has the attribute (Element.closest is newer). */
+  function nearestWith(node, attribute) {
+    while (node && node !== document) {
+      if (node.nodeType === 1 && node.getAttribute(attribute) !== null) return node;
+      node = node.parentNode;
+    }
+    return null;
+  }
 
   /* The choice in force, as the server rendered it (and as the last answer updated it). */
   function granted() {
@@ -19,10 +56,10 @@
   function activateScripts() {
     var allowed = granted();
     var scripts = document.querySelectorAll('script[type="text/plain"][data-consent-category]');
-    Array.prototype.forEach.call(scripts, function (script) {
+    each(scripts, function (script) {
       if (allowed.indexOf(script.getAttribute("data-consent-category")) === -1) return;
       var live = document.createElement("script");
-      Array.prototype.forEach.call(script.attributes, function (attribute) {
+      each(script.attributes, function (attribute) {
         if (attribute.name !== "type") live.setAttribute(attribute.name, attribute.value);
       });
       var type = script.getAttribute("data-consent-type");
@@ -32,11 +69,24 @@
     });
   }
 
+  function announce(state) {
+    var event;
+    if (typeof window.CustomEvent === "function") {
+      event = new window.CustomEvent("consent:change", { detail: state });
+    } else if (document.createEvent) {
+      event = document.createEvent("CustomEvent");
+      event.initCustomEvent("consent:change", false, false, state);
+    } else {
+      return;
+    }
+    document.dispatchEvent(event);
+  }
+
   /* The switches show the choice in force: closing the dialog without saving drops changes. */
   function showGranted() {
     if (!dialog) return;
     var names = granted();
-    Array.prototype.forEach.call(dialog.querySelectorAll('input[name="category"]'), function (box) {
+    each(dialog.querySelectorAll('input[name="category"]'), function (box) {
       if (!box.disabled) box.checked = names.indexOf(box.value) !== -1;
     });
   }
@@ -45,18 +95,41 @@
     var names = Object.keys(state.categories).filter(function (name) {
       return state.categories[name];
     });
-    [control, dialog].forEach(function (holder) {
+    each([control, dialog], function (holder) {
       if (!holder) return;
       holder.setAttribute("data-granted", names.join(" "));
       holder.setAttribute("data-decided", state.decided ? "true" : "false");
     });
     showGranted();
     if (state.decided) {
-      if (banner) banner.hidden = true;
-      if (control) control.hidden = false;
+      if (banner) hide(banner);
+      if (control) show(control);
     }
     activateScripts();
-    document.dispatchEvent(new CustomEvent("consent:change", { detail: state }));
+    announce(state);
+  }
+
+  /* The element with this id in some markup (a data block's text, or a fetched fragment). */
+  function elementFrom(html, id) {
+    var holder = document.createElement("div");
+    holder.innerHTML = html;
+    return holder.querySelector("#" + id);
+  }
+
+  /* The element a data block holds, put in the block's place. */
+  function unpack(markup, id) {
+    var element = elementFrom(markup.text, id);
+    if (element) markup.parentNode.insertBefore(element, markup);
+    return element;
+  }
+
+  function adoptDialog(element) {
+    dialog = element;
+    bindForms(dialog);
+    each(dialog.querySelectorAll("[data-consent-close]"), function (button) {
+      button.addEventListener("click", closeDialog);
+    });
+    dialog.addEventListener("close", onDialogClose);
   }
 
   function showDialog() {
@@ -66,40 +139,49 @@
     if (first) first.focus();
   }
 
-  function bindDialog() {
-    Array.prototype.forEach.call(dialog.querySelectorAll("form[data-consent-form]"), function (form) {
-      form.addEventListener("submit", onConsentSubmit);
-    });
-    Array.prototype.forEach.call(dialog.querySelectorAll("[data-consent-close]"), function (button) {
-      button.addEventListener("click", closeDialog);
-    });
-    dialog.addEventListener("close", onDialogClose);
+  function controlForm() {
+    return control ? control.querySelector("form") : null;
   }
 
   /* A decided visitor's page has no dialog: fetch it, in the page's language, when asked for. */
   function fetchDialog() {
-    var form = control && control.querySelector("form");
-    if (!form || !window.fetch) return Promise.reject(new Error("consent: no dialog"));
-    var url = form.getAttribute("action") + "?fragment=dialog&next=" +
+    var url = controlForm().getAttribute("action") + "?fragment=dialog&next=" +
       encodeURIComponent(location.pathname + location.search);
-    return fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
+    return window.fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
       .then(function (response) {
         if (!response.ok) throw new Error("consent: HTTP " + response.status);
         return response.text();
       })
       .then(function (html) {
-        var holder = document.createElement("div");
-        holder.innerHTML = html;
-        dialog = holder.querySelector("#consent-preferences");
-        if (!dialog) throw new Error("consent: no dialog in the answer");
-        document.body.appendChild(dialog);
-        bindDialog();
+        var element = elementFrom(html, "consent-preferences");
+        if (!element) throw new Error("consent: no dialog in the answer");
+        control.parentNode.insertBefore(element, control);
+        adoptDialog(element);
       });
   }
 
+  /* Where the dialog cannot open: the settings page, as without JavaScript. */
+  function openSettingsPage(trigger) {
+    if (trigger.form && trigger.type === "submit") {
+      trigger.form.submit();
+    } else if (trigger.href) {
+      location.href = trigger.href;
+    } else if (controlForm()) {
+      location.href = controlForm().getAttribute("action") + "?next=" +
+        encodeURIComponent(location.pathname + location.search);
+    }
+  }
+
   function openDialog(event, trigger) {
-    if (dialog && typeof dialog.showModal !== "function") return;
-    if (!dialog && typeof HTMLDialogElement !== "function") return;
+    var canFetchDialog = canFetch && controlForm() !== null;
+    if (!canDialog || (!dialog && !canFetchDialog)) {
+      /* A link or a form's button gets there by itself; any other element is sent there. */
+      if (!trigger.href && !(trigger.form && trigger.type === "submit")) {
+        event.preventDefault();
+        openSettingsPage(trigger);
+      }
+      return;
+    }
     event.preventDefault();
     opener = trigger;
     if (dialog) {
@@ -107,8 +189,7 @@
       return;
     }
     fetchDialog().then(showDialog, function () {
-      var form = trigger.closest("form");
-      if (form) form.submit(); /* the settings page, as without JavaScript */
+      openSettingsPage(trigger);
     });
   }
 
@@ -124,81 +205,106 @@
   function restoreFocus() {
     var target = opener;
     opener = null;
-    if (target && document.contains(target) && target.offsetParent !== null) {
+    if (target && document.documentElement.contains(target) && target.offsetParent !== null) {
       target.focus();
       return;
     }
-    var button = control && !control.hidden ? control.querySelector("button") : null;
+    var button = control && !control.hasAttribute("hidden") ? control.querySelector("button") : null;
     if (button) button.focus();
   }
 
   function post(form, payload) {
-    return fetch(form.getAttribute("action"), {
+    return window.fetch(form.getAttribute("action"), {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify(payload),
+      body: JSON.stringify(payload)
     }).then(function (response) {
       if (!response.ok) throw new Error("consent: HTTP " + response.status);
       return response.json();
     });
   }
 
+  /* The form as a plain post after all, with the button's value (form.submit() leaves it out). */
+  function submitPlainly(form, handler, button) {
+    form.removeEventListener("submit", handler);
+    if (button && button.name) {
+      var field = document.createElement("input");
+      field.type = "hidden";
+      field.name = button.name;
+      field.value = button.value;
+      form.appendChild(field);
+    }
+    form.submit();
+  }
+
+  /* The button that submits a form: event.submitter where known, else the one just clicked. */
+  function rememberButton(event) {
+    var button = nearestWith(event.target, "name");
+    clickedButton = button && button.name === "action" ? button : null;
+  }
+
   function onConsentSubmit(event) {
     var form = event.currentTarget;
-    var submitter = event.submitter;
-    if (!submitter || submitter.name !== "action" || !window.fetch) return;
+    var button = event.submitter || clickedButton;
+    clickedButton = null;
+    if (!canFetch || !button || button.name !== "action" || button.form !== form) return;
     event.preventDefault();
-    var categories = Array.prototype.filter
-      .call(form.querySelectorAll('input[name="category"]'), function (box) {
-        return box.checked && !box.disabled;
-      })
-      .map(function (box) {
-        return box.value;
-      });
-    post(form, { action: submitter.value, categories: categories, source: "banner" })
-      .then(function (state) {
+    var categories = [];
+    each(form.querySelectorAll('input[name="category"]'), function (box) {
+      if (box.checked && !box.disabled) categories.push(box.value);
+    });
+    post(form, { action: button.value, categories: categories, source: "banner" }).then(
+      function (state) {
         var wasOpen = dialog && dialog.open;
         applyState(state);
         if (wasOpen) {
           closeDialog();
-        } else if (control && !control.hidden) {
+        } else if (control && !control.hasAttribute("hidden")) {
           control.querySelector("button").focus();
         }
-      })
-      .catch(function () {
-        form.removeEventListener("submit", onConsentSubmit);
-        form.requestSubmit(submitter);
-      });
+      },
+      function () {
+        submitPlainly(form, onConsentSubmit, button);
+      }
+    );
+  }
+
+  function bindForms(root) {
+    each(root.querySelectorAll("form[data-consent-form]"), function (form) {
+      form.addEventListener("click", rememberButton);
+      form.addEventListener("submit", onConsentSubmit);
+    });
   }
 
   function onNoticeSubmit(event) {
     var form = event.currentTarget;
-    if (!window.fetch) return;
+    if (!canFetch) return;
     event.preventDefault();
-    post(form, { dismiss: true })
-      .then(function () {
-        notice.hidden = true;
-      })
-      .catch(function () {
-        form.removeEventListener("submit", onNoticeSubmit);
-        form.submit();
-      });
+    post(form, { dismiss: true }).then(
+      function () {
+        hide(notice);
+      },
+      function () {
+        submitPlainly(form, onNoticeSubmit, null);
+      }
+    );
   }
 
-  if (banner) {
-    Array.prototype.forEach.call(banner.querySelectorAll("form[data-consent-form]"), function (form) {
-      form.addEventListener("submit", onConsentSubmit);
-    });
+  if (banner) bindForms(banner);
+  /* The dialog only where <dialog> exists; elsewhere "Customise settings" is a plain form. */
+  if (dialogMarkup && canDialog) {
+    var made = unpack(dialogMarkup, "consent-preferences");
+    if (made) adoptDialog(made);
   }
-  if (dialog) bindDialog();
+  if (controlMarkup && !control) control = unpack(controlMarkup, "consent-settings-control");
   if (notice) {
     var noticeForm = notice.querySelector("form[data-consent-notice]");
     if (noticeForm) noticeForm.addEventListener("submit", onNoticeSubmit);
   }
   /* Ours, and any element of the site, reopen the settings: <button data-consent-open>. */
   document.addEventListener("click", function (event) {
-    var trigger = event.target.closest && event.target.closest("[data-consent-open]");
+    var trigger = nearestWith(event.target, "data-consent-open");
     if (trigger) openDialog(event, trigger);
   });
   activateScripts();
