@@ -343,7 +343,7 @@ def signed_consent_cookie(
     settings: ConsentSettings | None = None, *, accept_all: bool = True
 ) -> str:
     """A valid consent cookie value made offline with the benchmark key (for load generators)."""
-    from consent.cookies import ConsentCodec
+    from consent.choice.codec import ConsentCodec
 
     settings = settings or make_settings()
     codec = ConsentCodec(settings)

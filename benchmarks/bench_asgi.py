@@ -382,7 +382,7 @@ def parse_costs(agents: list[str], rounds: int) -> dict[str, float]:
     """µs per call of ``user_agents.parse`` and of the middleware's own parse, on unseen UAs."""
     import user_agents
 
-    from consent.browsers import parse_user_agent
+    from consent.browser.classify import parse_user_agent
 
     results: dict[str, list[float]] = {"user_agents.parse": [], "consent parse_user_agent": []}
     per_round = max(1, len(agents) // rounds)

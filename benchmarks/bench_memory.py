@@ -173,7 +173,7 @@ async def _discard(message: dict[str, Any]) -> None:
 def retained_by_visitors(counts: list[int]) -> list[dict[str, Any]]:
     """Memory the middleware keeps after ``count`` distinct visitors (a new User-Agent and a
     new valid consent cookie each): it should level off once its caches are full."""
-    from consent.cookies import ConsentCodec
+    from consent.choice.codec import ConsentCodec
 
     settings = make_settings()
     codec = ConsentCodec(settings)

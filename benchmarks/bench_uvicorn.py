@@ -404,7 +404,7 @@ def measured(server: Server, run: Callable[[], LoadResult]) -> LoadResult:
 
 def distinct_requests(port: int, count: int, start: int) -> list[bytes]:
     """``count`` requests, each with a never-seen User-Agent and a never-seen valid cookie."""
-    from consent.cookies import ConsentCodec
+    from consent.choice.codec import ConsentCodec
 
     settings = make_settings()
     codec = ConsentCodec(settings)

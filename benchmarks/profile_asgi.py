@@ -151,7 +151,7 @@ def steps(
     from benchmarks.apps import JSON_DATA, PAGE_HTML
     from consent import middleware as mw
     from consent.html import BodyTagMemo, HTMLInjector, html_charset, insert_snippet
-    from consent.render import next_path
+    from consent.page.render import next_path
 
     budget = 0.02 if quick else 0.2
     site = consent.site
@@ -227,7 +227,7 @@ def steps(
     def start() -> Callable[[], Any]:
         responder = mw.HTMLResponder(consent, dict(scope), _sink)
         responder.state.visit()
-        plan = consent.plans.plan(200, response)
+        plan = consent.page.start.plan(200, response)
         return lambda: responder.start(dict(start_message), response, plan)
 
     step("HTMLResponder.start(message, headers, plan) [headers, snippet]", start)
@@ -276,7 +276,7 @@ def steps(
 
 def new_agent_steps(consent: Any, decided: str, quick: bool) -> list[tuple[str, str]]:
     """The never-seen-visitor path, step by step: each call gets a User-Agent not seen before."""
-    from consent import browsers
+    from consent.browser import classify as browsers
 
     count = 300 if quick else 3000
     site = consent.site

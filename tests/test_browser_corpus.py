@@ -15,7 +15,7 @@ import user_agents
 import yaml
 from user_agents.parsers import parse_browser
 
-from consent.browsers import FastUserAgent, is_spider
+from consent.browser.classify import FastUserAgent, is_spider
 
 try:
     from yaml import CSafeLoader as SafeLoader

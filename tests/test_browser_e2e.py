@@ -616,7 +616,7 @@ def save_on_settings_page(page: Page, analytics: bool) -> None:
 
 
 def test_the_older_stylesheet_keeps_css21_only() -> None:
-    css = (REPO / "src" / "consent" / "ui" / "static" / "consent.css").read_text("utf-8")
+    css = (REPO / "src" / "consent" / "page" / "ui" / "static" / "consent.css").read_text("utf-8")
     with_media = older_stylesheet(css, media_features=True)
     css21 = older_stylesheet(css, media_features=False)
     assert "var(" in css and "@supports" in css and "@media (" in css

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from ua_parser.regex import Resolver
 
-import consent.browsers
-from consent.browsers import (
+import consent.browser.classify
+from consent.browser.classify import (
     BrowserClassifier,
     BrowserInfo,
     FastUserAgent,
@@ -231,7 +231,7 @@ def test_a_spider_named_by_a_lone_capture_is_found_by_the_substring_test(
     ua = "Mozilla/5.0 (Linux; Android 4.4; Spider Build/KOT49H) AppleWebKit/537.36"
     assert FastUserAgent(ua).is_bot
     no_candidates = Resolver(([], [], [])).de
-    monkeypatch.setattr(consent.browsers, "_SPIDER_CANDIDATES", no_candidates)
+    monkeypatch.setattr(consent.browser.classify, "_SPIDER_CANDIDATES", no_candidates)
     assert is_spider(ua, named_browser=True)
     assert not is_spider(CHROME_120, named_browser=True)
 
@@ -468,9 +468,9 @@ def test_a_failing_parser_gives_unknown(
     class BrokenResolver:
         ua = os = de = Exploding()
 
-    monkeypatch.setattr(consent.browsers, "_RESOLVER", BrokenResolver())
+    monkeypatch.setattr(consent.browser.classify, "_RESOLVER", BrokenResolver())
     fresh = make_classifier()
-    with caplog.at_level(logging.DEBUG, logger="consent.browsers"):
+    with caplog.at_level(logging.DEBUG, logger="consent.browser.classify"):
         info = fresh.classify(CHROME_120.encode())
     assert (info.verdict, info.key, info.family, info.version) == ("unknown", None, "Other", ())
     assert info.user_agent.ua_string == CHROME_120

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from itsdangerous import TimestampSigner
 
-from consent.cookies import MAX_COOKIE_LENGTH, SALT, ConsentCodec
+from consent.choice.codec import MAX_COOKIE_LENGTH, SALT, ConsentCodec
 from consent.visitor import Site, _cookie_reader
 from tests.support import make_settings
 

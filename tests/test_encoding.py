@@ -1,8 +1,9 @@
 """Pages served without a charset: the snippet is encoded as the browser will decode the page.
 
-The prescan (``consent.encoding.prescan``) is held to html5lib's implementation of the same HTML
-Standard algorithm over generated heads. html5lib follows an older text of the Standard in a few
-places, which the comparison leaves out and the unit tests below pin to the current text:
+The prescan (``consent.page.encoding.prescan``) is held to html5lib's implementation of the
+same HTML Standard algorithm over generated heads. html5lib follows an older text of the
+Standard in a few places, which the comparison leaves out and the unit tests below pin to the
+current text:
 
 * ``<meta/charset=…>``: the Standard takes ``/`` after ``<meta`` as it takes a space;
 * ``<!-->`` and ``<!--->`` are whole comments (the ``--`` of ``<!--`` may close it);
@@ -33,8 +34,9 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from consent import ConsentMiddleware, plans
-from consent.encoding import PRESCAN_BYTES, prescan, sniff_encoding
+from consent import ConsentMiddleware
+from consent.page import start as plans
+from consent.page.encoding import PRESCAN_BYTES, prescan, sniff_encoding
 from tests.support import (
     CHROME,
     CHROMIUM_LAUNCH_ARGS,
@@ -148,7 +150,7 @@ SHIFT_JIS_PAGE = (
 
 
 def french_banner_title() -> str:
-    from consent.i18n import Catalog
+    from consent.page.i18n import Catalog
 
     return Catalog(make_settings()).texts("fr")["banner.title"]
 

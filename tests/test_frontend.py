@@ -1,6 +1,6 @@
 """The injected script and stylesheet, judged by the field's own tools: es-check and doiuse.
 
-Every script in ``src/consent/ui/static/`` must parse as ES5 and use no later built-in
+Every script in ``src/consent/page/ui/static/`` must parse as ES5 and use no later built-in
 (``es-check es5 --checkFeatures``): Internet Explorer 11, the oldest engine the seed's policy
 names, runs it. ``consent.css`` is read by doiuse against a browserslist query made from the
 seed's rules (``DEFAULT_BROWSER_RULES``), so the check follows the policy. Each feature doiuse
@@ -26,11 +26,11 @@ from pathlib import Path
 
 import pytest
 
-from consent.rules import Rule, format_version, parse_rule
+from consent.browser.rules import Rule, format_version, parse_rule
 from consent.settings import DEFAULT_BROWSER_RULES
 from tests.support import REPO, require_tool
 
-STATIC = REPO / "src" / "consent" / "ui" / "static"
+STATIC = REPO / "src" / "consent" / "page" / "ui" / "static"
 STYLESHEET = STATIC / "consent.css"
 TOOLS = REPO / "tools" / "frontend" / "node_modules" / ".bin"
 #: One tool run on our two small files takes about a second; this is far beyond it.

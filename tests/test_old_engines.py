@@ -458,7 +458,7 @@ def test_consent_elements_overlap_neither_each_other_nor_the_page(
 
 
 def english(key: str) -> str:
-    catalog = json.loads(files("consent").joinpath("ui/locales/en.json").read_text("utf-8"))
+    catalog = json.loads(files("consent.page").joinpath("ui/locales/en.json").read_text("utf-8"))
     text: str = catalog[key]
     return text
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from consent import plans
-from consent.plans import SETS_COOKIES, PagePlan, StartPlans, Verbatim
+from consent.page import start as plans
+from consent.page.start import SETS_COOKIES, PagePlan, StartPlans, Verbatim
 
 HTML = (b"content-type", b"text/html; charset=utf-8")
 TAIL = [(b"vary", b"Cookie"), (b"accept-ch", b"Sec-CH-UA-Full-Version-List")]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consent.rules import Rule, parse_rule, parse_version
+from consent.browser.rules import Rule, parse_rule, parse_version
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consent.advice import (
+from consent.browser.advice import (
     CURRENT_BROWSER_FLOORS,
     FROZEN_OS_VERSIONS,
     IOS_UPDATE_KEY,
@@ -20,8 +20,8 @@ from consent.advice import (
     UpdateAdvice,
     UpdateAdvisor,
 )
-from consent.browsers import BrowserClassifier, BrowserInfo
-from consent.i18n import Catalog
+from consent.browser.classify import BrowserClassifier, BrowserInfo
+from consent.page.i18n import Catalog
 from consent.settings import DEFAULT_UPDATE_URLS, ConsentSettings
 from tests.support import call, client, http_scope, make_settings, page_app
 

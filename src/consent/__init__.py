@@ -1,7 +1,7 @@
 """asgi-consent: an outdated-browser notice and server-enforced cookie consent for any ASGI app."""
 
-from consent.browsers import BrowserInfo
-from consent.cookies import ConsentState
+from consent.browser.classify import BrowserInfo
+from consent.choice.codec import ConsentState
 from consent.endpoints import DecisionEvent
 from consent.middleware import ConsentMiddleware
 from consent.settings import Category, ConfigurationError, ConsentSettings

@@ -7,7 +7,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from consent.browsers import BrowserClassifier
+from consent.browser.classify import BrowserClassifier
 from consent.settings import ConfigurationError, ConsentSettings
 
 

@@ -24,8 +24,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from consent.cookies import ConsentState, Source
-from consent.render import MAX_NEXT
+from consent.choice.codec import ConsentState, Source
+from consent.page.render import MAX_NEXT
 from consent.settings import SECURE_PREFIXES
 from consent.visitor import Site, Visitor, request_cookies, secure_cookies
 

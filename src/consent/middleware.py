@@ -8,11 +8,11 @@ from typing import Any
 
 from starlette.types import Message, Receive, Scope, Send
 
-from consent.cookies import ConsentState
-from consent.encoding import PRESCAN_BYTES, sniff_encoding
+from consent.choice.codec import ConsentState
 from consent.endpoints import ConsentEndpoints, DecisionEvent
 from consent.html import BodyTagMemo, HTMLInjector, insert_snippet
-from consent.plans import FROM_BODY, SETS_COOKIES, PagePlan, Plan, StartPlans, Verbatim
+from consent.page.encoding import PRESCAN_BYTES, sniff_encoding
+from consent.page.start import FROM_BODY, SETS_COOKIES, PagePlan, Plan, StartPlans, Verbatim
 from consent.settings import ConsentSettings
 from consent.state import RequestState
 from consent.visitor import Site, Visitor
@@ -193,7 +193,7 @@ class HTMLResponder:
 
 class HeldStart:
     """The start message of a page served as ``text/html`` without a charset, held until the
-    body's first :data:`~consent.encoding.PRESCAN_BYTES` bytes (or all of it, if shorter) tell
+    body's first :data:`~consent.page.encoding.PRESCAN_BYTES` bytes (or all of it, if shorter) tell
     the encoding the browser will use: the snippet's bytes, and so Content-Length, depend on it.
     At most that many bytes, and one message's worth, are held."""
 

@@ -24,7 +24,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from consent.rules import VERDICTS, Verdict, parse_rule
+from consent.browser.rules import VERDICTS, Verdict, parse_rule
 
 logger = logging.getLogger("consent")
 
@@ -87,7 +87,7 @@ DEFAULT_UPDATE_URLS: dict[str, str] = {
     "seamonkey": "https://www.seamonkey-project.org/releases/",
     "samsung": "https://www.samsung.com/us/support/owners/app/samsung-internet",
     # Not a browser: iOS and iPadOS, whose browsers all update with the system (the update
-    # advice of ``consent.advice``). Apple's "Update your iPhone or iPad", in the visitor's
+    # advice of ``consent.browser.advice``). Apple's "Update your iPhone or iPad", in the visitor's
     # language (the article is now also numbered 118575).
     "ios": "https://support.apple.com/HT204204",
 }

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from consent.cookies import ConsentState
+    from consent.choice.codec import ConsentState
     from consent.visitor import Site, Visitor
 
 #: The items published on demand, in the order they are stored.

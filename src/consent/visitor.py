@@ -16,11 +16,11 @@ from typing import Any, Final
 from starlette.requests import cookie_parser
 from starlette.types import Scope
 
-from consent.browsers import BrowserClassifier, BrowserInfo
-from consent.cookies import ConsentCodec, ConsentState
+from consent.browser.classify import BrowserClassifier, BrowserInfo
+from consent.choice.codec import ConsentCodec, ConsentState
 from consent.enforce import CookiePolicy
-from consent.i18n import Catalog
-from consent.render import Renderer, Snippet
+from consent.page.i18n import Catalog
+from consent.page.render import Renderer, Snippet
 from consent.settings import ConsentSettings
 
 _LOCALHOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})

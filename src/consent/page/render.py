@@ -19,9 +19,9 @@ from urllib.parse import quote
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
 from markupsafe import escape
 
-from consent.advice import UpdateAdvice
-from consent.i18n import Catalog, localised_list
-from consent.rules import format_version, parse_rule
+from consent.browser.advice import UpdateAdvice
+from consent.browser.rules import format_version, parse_rule
+from consent.page.i18n import Catalog, localised_list
 from consent.settings import FINAL_VERSIONS, ConsentSettings
 
 #: The longest ``next`` path a form carries back; the endpoints refuse a longer one, so a page
@@ -88,7 +88,7 @@ def _fill(
 
 
 def load_assets() -> dict[str, Asset]:
-    folder = resources.files("consent").joinpath("ui", "static")
+    folder = resources.files("consent.page").joinpath("ui", "static")
     types = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
     assets = {}
     for entry in folder.iterdir():
@@ -107,7 +107,7 @@ class Renderer:
         self.settings = settings
         self.catalog = catalog
         self.assets = load_assets()
-        loaders: list[Any] = [PackageLoader("consent", "ui/templates")]
+        loaders: list[Any] = [PackageLoader("consent.page", "ui/templates")]
         if settings.templates_dir is not None:
             loaders.insert(0, FileSystemLoader(settings.templates_dir))
         self.environment = Environment(

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from consent.rules import Version
+from consent.browser.rules import Version
 from consent.settings import ConsentSettings
 
 AdviceKind = Literal["browser", "system", "other_browser", "no_update"]

@@ -35,7 +35,7 @@ MAX_FINALS = 64
 #: not kept, and a sequence of header names longer than this is not kept either.
 MAX_KEPT_HEADERS = 8192
 #: The charset of a page served as ``text/html`` without one: the body's first bytes tell
-#: (``consent.encoding.sniff_encoding``), so its start message waits for them.
+#: (``consent.page.encoding.sniff_encoding``), so its start message waits for them.
 FROM_BODY: Final = ""
 
 #: Content-Type and Vary values longer than this are worked out, not kept.

@@ -27,9 +27,9 @@ PER_BROWSER_PREFIX = "notice."
 
 
 def shipped_catalogs() -> dict[str, dict[str, str]]:
-    """Every catalog in ``consent/ui/locales``, by language tag."""
+    """Every catalog in ``consent/page/ui/locales``, by language tag."""
     catalogs = {}
-    folder = resources.files("consent").joinpath("ui", "locales")
+    folder = resources.files("consent.page").joinpath("ui", "locales")
     for entry in folder.iterdir():
         if entry.name.endswith(".json"):
             catalogs[entry.name.removesuffix(".json")] = json.loads(entry.read_text("utf-8"))

@@ -3,8 +3,9 @@
 Parsing uses the ``user-agents`` API on ua-parser 1.0's Rust-backed resolver (ua-parser-rs),
 15-40 times faster than ``user_agents.parse``; results are cached per raw header value. A verdict
 needs only the browser and whether the device is a ``Spider`` (a bot). The OS is parsed as well
-only for a verdict that brings the notice (where to get a newer browser: ``consent.advice``), and
-the OS and the rest of the device when the app reads ``is_mobile`` or ``user_agent``.
+only for a verdict that brings the notice (where to get a newer browser:
+``consent.browser.advice``), and the OS and the rest of the device when the app reads
+``is_mobile`` or ``user_agent``.
 Time is bounded by truncation: the User-Agent is cut to ``max_user_agent_length`` bytes and the
 client-hint header to 1024 bytes before anything else, and ua-parser-rs is linear-time. A
 never-seen agent costs 20-30 µs, a crafted one of the default 1,024 bytes up to about 0.9 ms.
@@ -24,8 +25,8 @@ from ua_parser.loaders import load_lazy_builtins
 from ua_parser.regex import Resolver
 from user_agents.parsers import Browser, Device, OperatingSystem, UserAgent
 
-from consent.advice import UpdateAdvice, UpdateAdvisor
-from consent.rules import Verdict, Version, parse_rule
+from consent.browser.advice import UpdateAdvice, UpdateAdvisor
+from consent.browser.rules import Verdict, Version, parse_rule
 from consent.settings import ConsentSettings
 
 logger = logging.getLogger(__name__)
