@@ -205,12 +205,12 @@ def steps(
     )
     step(
         "HTMLResponder(...) construction (the visitor is looked up on demand)",
-        lambda: lambda: mw.HTMLResponder(consent, dict(scope), _sink),
+        lambda: lambda: mw.HTMLResponder(consent.pages, dict(scope), _sink),
     )
 
     async def respond(count: int) -> None:
         for _ in range(count):
-            responder = mw.HTMLResponder(consent, dict(scope), _sink)
+            responder = mw.HTMLResponder(consent.pages, dict(scope), _sink)
             await responder.send(dict(start_message))
             await responder.send(dict(body_message))
 
@@ -225,12 +225,12 @@ def steps(
         results.append(("responder + send(start) + send(body)", f"n/a ({error})"[:70]))
 
     def start() -> Callable[[], Any]:
-        responder = mw.HTMLResponder(consent, dict(scope), _sink)
-        responder.state.visit()
-        plan = consent.page.start.plan(200, response)
-        return lambda: responder.start(dict(start_message), response, plan)
+        responder = mw.HTMLResponder(consent.pages, dict(scope), _sink)
+        responder.state.lookup()
+        plan = consent.pages.plans.plan(200, response)
+        return lambda: responder.start(dict(start_message), plan)
 
-    step("HTMLResponder.start(message, headers, plan) [headers, snippet]", start)
+    step("HTMLResponder.start(message, plan) [headers, snippet]", start)
     step(
         "  html_charset(content-type) uncached (the middleware may cache it)",
         lambda: lambda: html_charset(response[1][1]),
@@ -242,16 +242,16 @@ def steps(
     if kind != "json":
 
         def snippet() -> Callable[[], Any]:
-            responder = mw.HTMLResponder(consent, dict(scope), _sink)
-            return lambda: responder.snippet("utf-8", *responder.state.visit())
+            responder = mw.HTMLResponder(consent.pages, dict(scope), _sink)
+            return lambda: responder.snippet("utf-8", *responder.state.lookup())
 
         step("  HTMLResponder.snippet('utf-8') [render cache + fill]", snippet)
         raw_path, path, query = scope.get("raw_path"), scope["path"], scope.get("query_string")
         step("  next_path(raw_path, path, query)", lambda: lambda: next_path(raw_path, path, query))
 
         def page_snippet() -> bytes:
-            responder = mw.HTMLResponder(consent, dict(scope), _sink)
-            return responder.snippet("utf-8", *responder.state.visit())
+            responder = mw.HTMLResponder(consent.pages, dict(scope), _sink)
+            return responder.snippet("utf-8", *responder.state.lookup())
 
         def inject() -> Callable[[], Any]:
             piece = page_snippet()

@@ -1,8 +1,15 @@
-"""``ConsentMiddleware``: the pure-ASGI callable that composes everything else."""
+"""``ConsentMiddleware``: the pure-ASGI callable that composes everything else.
+
+A request takes one of three ways: the consent API under the prefix (:mod:`consent.endpoints`);
+a WebSocket handshake, whose answers lose refused cookies (:class:`WebSocketResponder`); or an
+HTTP response, which an :class:`HTMLResponder` follows: the start message is rewritten by its
+plan (:mod:`consent.page.start`), and a page's body gets the snippet (:mod:`consent.html`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -12,7 +19,16 @@ from consent.choice.codec import ConsentState
 from consent.endpoints import ConsentEndpoints, DecisionEvent
 from consent.html import BodyTagMemo, HTMLInjector, insert_snippet
 from consent.page.encoding import PRESCAN_BYTES, sniff_encoding
-from consent.page.start import FROM_BODY, SETS_COOKIES, PagePlan, Plan, StartPlans, Verbatim
+from consent.page.render import Renderer
+from consent.page.start import (
+    FROM_BODY,
+    PASS_THROUGH,
+    OptedOut,
+    PagePlan,
+    Plan,
+    SetsCookies,
+    StartPlans,
+)
 from consent.settings import ConsentSettings
 from consent.state import RequestState
 from consent.visitor import Site, Visitor
@@ -50,14 +66,19 @@ class ConsentMiddleware:
         self.endpoints = ConsentEndpoints(self.site, on_decision)
         self.prefix = self.settings.prefix
         self.after_prefix = len(self.prefix)
-        self.skip_paths = self.settings.skip_paths
         tokens = _vary_tokens(self.settings, len(self.site.catalog.languages) > 1)
         accept_ch = [(b"accept-ch", b"Sec-CH-UA-Full-Version-List")]
-        self.plans = StartPlans(
-            partial(_merge_vary, tokens=tokens),
-            accept_ch if self.settings.accept_client_hints else [],
+        self.pages = Pages(
+            site=self.site,
+            plans=StartPlans(
+                partial(_merge_vary, tokens=tokens),
+                accept_ch if self.settings.accept_client_hints else [],
+                self.site.policy.filter_headers,
+            ),
+            renderer=self.site.renderer,
+            body_tags=BodyTagMemo(),
+            skip_paths=self.settings.skip_paths,
         )
-        self.body_tags = BodyTagMemo()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -67,7 +88,7 @@ class ConsentMiddleware:
             ):
                 await self.endpoints(scope, receive, send)
                 return
-            responder = HTMLResponder(self, scope, send)
+            responder = HTMLResponder(self.pages, scope, send)
             await self.app(responder.scope, receive, responder.send)
         elif scope["type"] == "websocket":
             visitor = self.site.visitor(scope)
@@ -79,6 +100,17 @@ class ConsentMiddleware:
             await self.app(scope, receive, send)
 
 
+@dataclass(frozen=True, slots=True)
+class Pages:
+    """What an :class:`HTMLResponder` works with, built once by the middleware."""
+
+    site: Site
+    plans: StartPlans
+    renderer: Renderer
+    body_tags: BodyTagMemo
+    skip_paths: tuple[str, ...]
+
+
 class HTMLResponder:
     """One request: strips refused cookies and injects the notice and banner into HTML.
 
@@ -86,10 +118,10 @@ class HTMLResponder:
     ``consent`` or ``browser`` from the state, a response that sets cookies, or an HTML page.
     """
 
-    __slots__ = ("downstream", "held", "injector", "middleware", "scope", "state", "to_inject")
+    __slots__ = ("downstream", "held", "injector", "pages", "scope", "state", "to_inject")
 
-    def __init__(self, middleware: ConsentMiddleware, scope: Scope, send: Send) -> None:
-        self.middleware = middleware
+    def __init__(self, pages: Pages, scope: Scope, send: Send) -> None:
+        self.pages = pages
         self.downstream = send
         self.to_inject: bytes | None = None  # the snippet, until it is in the body
         self.injector: HTMLInjector | None = None  # for a body in several messages
@@ -98,7 +130,7 @@ class HTMLResponder:
         origin = scope.get("state")
         if origin is None:
             origin = {}
-        self.state = RequestState(origin, middleware.site, scope.get("headers"))
+        self.state = RequestState(origin, pages.site, scope.get("headers"))
         scope["state"] = self.scope["state"] = self.state
 
     async def send(self, message: Message) -> None:
@@ -107,9 +139,9 @@ class HTMLResponder:
             if not isinstance(headers, (list, tuple)):  # any iterable: read it once, pass it on
                 headers = list(headers)
                 message = {**message, "headers": headers}
-            plan = self.middleware.plans.plan(message["status"], headers)
-            if plan is not None:  # else neither a page nor cookies: as it is
-                message = self.start(message, headers, plan)
+            plan = self.pages.plans.plan(message["status"], headers)
+            if plan is not PASS_THROUGH:
+                message = self.start(message, plan)
                 if self.held is not None:
                     return
         elif self.held is not None and message["type"] == "http.response.body":
@@ -131,31 +163,30 @@ class HTMLResponder:
         if injector is None:
             if not more_body:  # the whole body in one message, as most responses send it
                 self.to_inject = None
-                body = insert_snippet(body, snippet, self.middleware.body_tags)
+                body = insert_snippet(body, snippet, self.pages.body_tags)
                 return {"type": "http.response.body", "body": body, "more_body": False}
-            injector = self.injector = HTMLInjector(snippet, self.middleware.body_tags)
+            injector = self.injector = HTMLInjector(snippet, self.pages.body_tags)
         body = injector.feed(body)
         if not more_body:
             body += injector.finish()
             self.to_inject = self.injector = None
         return {"type": "http.response.body", "body": body, "more_body": more_body}
 
-    def start(self, message: Message, headers: Sequence[Header], plan: Plan) -> Message:
-        """The start message, whose ``headers`` have ``plan``, with refused cookies gone and,
-        for HTML, the headers rewritten."""
-        if plan is SETS_COOKIES:
-            _, consent = self.state.visit()
-            filtered = self.middleware.site.policy.filter_headers(headers, consent.granted)
-            if filtered is not None:
-                headers = filtered
-                message = {**message, "headers": list(headers)}
-            plan = self.middleware.plans.page(message["status"], headers)
-        if plan is None or (
-            self.middleware.skip_paths and self.scope["path"].startswith(self.middleware.skip_paths)
-        ):
+    def start(self, message: Message, plan: Plan) -> Message:
+        """The start message rewritten by its ``plan``; a page's waits in :attr:`held` when
+        its body must tell its charset."""
+        if isinstance(plan, SetsCookies):
+            headers, page = plan.for_consent(self.state.lookup()[1].granted)
+            message = {**message, "headers": list(headers)}
+            if page is None:
+                return message
+            plan = page
+        skip_paths = self.pages.skip_paths
+        if skip_paths and self.scope["path"].startswith(skip_paths):
             return message
-        if isinstance(plan, Verbatim):
+        if isinstance(plan, OptedOut):
             return {**message, "headers": plan.headers()}
+        assert isinstance(plan, PagePlan)
         if plan.charset != FROM_BODY:
             return self.page_start(message, plan, plan.charset)
         if self.scope.get("method") == "HEAD":  # no body to tell: as a page without a <meta>
@@ -167,7 +198,7 @@ class HTMLResponder:
         """A page's start message, its snippet encoded in ``charset`` (none when None)."""
         snippet = b""
         if charset is not None:
-            visitor, consent = self.state.visit()
+            visitor, consent = self.state.lookup()
             snippet = self.snippet(charset, visitor, consent)
         if snippet and self.scope.get("method") != "HEAD":
             self.to_inject = snippet
@@ -176,13 +207,11 @@ class HTMLResponder:
     def snippet(self, charset: str, visitor: Visitor, consent: ConsentState) -> bytes:
         """The bytes to inject for this visitor (empty for bots and when nothing is due)."""
         template = visitor.template(consent, charset)
-        if template is None:
+        if not template:
             return b""
         scope = self.scope
-        state = scope["state"]
-        # dict.get reads the item as stored, without RequestState's lazy-lookup checks.
-        nonce = dict.get(state, "csp_nonce") if isinstance(state, dict) else state.get("csp_nonce")
-        return self.middleware.site.renderer.fill(
+        nonce = self.state.stored("csp_nonce")
+        return self.pages.renderer.fill(
             template,
             scope.get("raw_path"),
             scope.get("path", "/"),

@@ -32,7 +32,7 @@ class RequestState(dict[str, Any]):
     request's visitor's, looked up when first needed; every change is written through to
     ``origin`` as well.
 
-    The responder asks it for the visitor too (:meth:`visit`), so that a request looks its
+    The responder asks it for the visitor too (:meth:`lookup`), so that a request looks its
     visitor up at most once. It holds the request's headers rather than its scope: the scope
     holds the state, so keeping the scope would make a reference cycle, and every request's
     objects would then wait for the garbage collector instead of being freed as soon as the
@@ -50,12 +50,16 @@ class RequestState(dict[str, Any]):
         self._found: tuple[Visitor, ConsentState] | None = None
         self._pending = True  # consent and browser are not stored yet
 
-    def visit(self) -> tuple[Visitor, ConsentState]:
+    def lookup(self) -> tuple[Visitor, ConsentState]:
         """The visitor and their consent, looked up on the first call and then kept."""
         if self._found is None:
             visitor = self._site.visitor_by_headers(self._headers or ())
             self._found = visitor, visitor.consent
         return self._found
+
+    def stored(self, key: str) -> Any:
+        """The item ``key`` as stored (None when absent), without looking the visitor up."""
+        return dict.get(self, key)
 
     @property
     def resolved(self) -> bool:
@@ -67,7 +71,7 @@ class RequestState(dict[str, Any]):
         if not self._pending:
             return
         self._pending = False
-        visitor, consent = self.visit()
+        visitor, consent = self.lookup()
         for key, value in zip(LAZY_KEYS, (consent, visitor.browser), strict=True):
             if not dict.__contains__(self, key):
                 dict.__setitem__(self, key, value)

@@ -6,12 +6,11 @@
 
 from __future__ import annotations
 
-import enum
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Final
+from typing import Any
 
 from starlette.requests import cookie_parser
 from starlette.types import Scope
@@ -45,15 +44,6 @@ Judged = tuple[bytes, bytes, bytes, bytes, bytes, bytes]
 VisitorKey = tuple[bytes, bytes, tuple[bytes, ...]]
 #: Visitors whose judged headers add up to more bytes than this are not cached (memory bound).
 _CACHED_HEADERS = 4096
-
-
-class Unrendered(enum.Enum):
-    """A visitor's template not rendered yet (None means nothing is injected)."""
-
-    UNRENDERED = "unrendered"
-
-
-_UNRENDERED: Final = Unrendered.UNRENDERED
 
 
 class Visitor:
@@ -124,10 +114,11 @@ class Visitor:
         """What this visitor's pages get injected, before the page's own path goes in; None
         for bots and when nothing is due. Kept per decision state: it changes only with it."""
         key = (consent.decided, charset)
-        template = self._templates.get(key, _UNRENDERED)
-        if template is _UNRENDERED:
+        try:
+            return self._templates[key]
+        except KeyError:
             template = self._templates[key] = self._render(consent, charset)
-        return template
+            return template
 
     def _render(self, consent: ConsentState, charset: str) -> Snippet | None:
         browser = self.browser

@@ -3,9 +3,12 @@
 An application sends the same few start messages again and again: a page's status, its content
 type and length, maybe an ETag or a Vary. :class:`StartPlans` reads such a message's headers once
 and keeps the answer, so that the next identical one costs a dict lookup instead of a pass over
-its headers. Responses whose handling depends on the visitor beyond the snippet's length (those
-that set cookies) get :data:`SETS_COOKIES`: the middleware filters their cookies for each visitor
-and then plans what is left with :meth:`StartPlans.page`, without keeping it.
+its headers. Every plan says what it does with a start message: :data:`PASS_THROUGH` nothing,
+:class:`OptedOut` drops ``X-Consent-Skip``, :class:`PagePlan` rewrites a page's headers for a
+snippet, and :class:`SetsCookies`, for a response whose handling depends on the visitor beyond
+the snippet's length, filters its cookies by the visitor's consent and plans what is left
+(:meth:`SetsCookies.for_consent`). Cookie filtering is given to :class:`StartPlans` by the
+middleware, so this module knows no consent rules.
 
 Most start messages are not pages and set no cookies (JSON, images, scripts, styles), but their
 lengths, ETags and dates change from one response to the next, so they would miss. For those the
@@ -50,23 +53,13 @@ def _html_charset(content_type: bytes) -> str | None:
     return html_charset(content_type)
 
 
-class SetsCookies(enum.Enum):
-    """The plan of a start message with ``Set-Cookie`` headers: they are filtered for each
-    visitor, then :meth:`StartPlans.page` plans what is left."""
+class PassThrough:
+    """The plan of a start message that is neither a page nor sets cookies: sent as it is."""
 
-    SETS_COOKIES = "sets cookies"
-
-
-SETS_COOKIES: Final = SetsCookies.SETS_COOKIES
+    __slots__ = ()
 
 
-class Unplanned(enum.Enum):
-    """A start message not planned yet."""
-
-    UNPLANNED = "unplanned"
-
-
-UNPLANNED: Final = Unplanned.UNPLANNED
+PASS_THROUGH: Final = PassThrough()
 
 
 class NameFacts(enum.Enum):
@@ -80,15 +73,16 @@ NO_CONTENT_TYPE: Final = NameFacts.NO_CONTENT_TYPE
 UNSURE: Final = NameFacts.UNSURE
 
 
-class Verbatim:
-    """A page that gets nothing injected: its headers, without ``X-Consent-Skip``."""
+class OptedOut:
+    """A page whose application said ``X-Consent-Skip``: nothing is injected, and the start
+    message goes on without that header."""
 
     __slots__ = ("_headers",)
 
     def __init__(self, headers: tuple[Header, ...]) -> None:
         self._headers = headers
 
-    def headers(self, snippet_length: int = 0) -> list[Header]:
+    def headers(self) -> list[Header]:
         return list(self._headers)
 
 
@@ -138,36 +132,72 @@ class PagePlan:
         return tuple(headers)
 
 
-PageOrNot = PagePlan | Verbatim | None
-Plan = PageOrNot | SetsCookies
+PageOrNot = PagePlan | OptedOut | None
+CookieFilter = Callable[[Sequence[Header], frozenset[str]], "list[Header] | None"]
+
+
+class SetsCookies:
+    """The plan of a start message with ``Set-Cookie`` headers: which of them a visitor gets
+    depends on what the visitor granted, and so does the rest of the plan (the page may set only
+    refused cookies, and its length does not change with them)."""
+
+    __slots__ = ("_filter", "_headers", "_pages", "_status")
+
+    def __init__(
+        self, status: int, headers: Sequence[Header], pages: StartPlans, cookie_filter: CookieFilter
+    ) -> None:
+        self._status = status
+        self._headers = headers
+        self._pages = pages
+        self._filter = cookie_filter
+
+    def for_consent(self, granted: frozenset[str]) -> tuple[Sequence[Header], PageOrNot]:
+        """The headers without the cookies of categories not in ``granted``, and their plan."""
+        kept = self._filter(self._headers, granted)
+        headers = self._headers if kept is None else kept
+        return headers, self._pages.page(self._status, headers)
+
+
+Plan = PagePlan | OptedOut | SetsCookies | PassThrough
 
 
 class StartPlans:
-    """Plans by start message: :data:`SETS_COOKIES`, else what :meth:`page` says."""
+    """Plans by start message, kept per status and headers (bounded).
 
-    def __init__(self, merge_vary: Callable[[bytes | None], bytes], extra: Sequence[Header]):
+    ``merge_vary`` merges the application's Vary with ours, ``extra`` are headers every page
+    gets (Accept-CH), and ``cookie_filter`` drops the Set-Cookie headers a visitor's consent
+    refuses (None when it keeps them all).
+    """
+
+    def __init__(
+        self,
+        merge_vary: Callable[[bytes | None], bytes],
+        extra: Sequence[Header],
+        cookie_filter: CookieFilter,
+    ) -> None:
         # Pages that set cookies are planned on every response: their parts are cached instead.
         self._merged_vary = lru_cache(maxsize=64)(merge_vary)
         self._merge_uncached = merge_vary
         self._extra = tuple(extra)
-        self._plans: dict[tuple[object, ...], Plan | Unplanned] = {}
+        self._cookie_filter = cookie_filter
+        self._plans: dict[tuple[object, ...], Plan] = {}
         self._content_type_at: dict[tuple[object, ...], int | NameFacts] = {}
 
     def plan(self, status: int, headers: Sequence[Header]) -> Plan:
         """The plan for a start message with ``status`` and ``headers``."""
         try:
             key = (status, *headers)
-            plan = self._plans.get(key, UNPLANNED)
+            plan = self._plans.get(key)
         except TypeError:  # header pairs that are lists: not hashable, not kept
             return self._make(status, headers)
-        if plan is not UNPLANNED:
+        if plan is not None:
             return plan
         try:
             names, values = zip(*headers)  # noqa: B905 (a pair's third item would be ignored)
         except (TypeError, ValueError):  # no headers, or not pairs
             return self._make(status, headers)
         if self._neither_page_nor_cookies(names, values):
-            plan = None
+            plan = PASS_THROUGH
         else:
             plan = self._make(status, headers)
         if sum(map(len, values)) + sum(map(len, names)) <= MAX_KEPT_HEADERS:
@@ -200,14 +230,14 @@ class StartPlans:
     def _make(self, status: int, headers: Sequence[Header]) -> Plan:
         for name, _ in headers:
             if name.lower() == b"set-cookie":
-                return SETS_COOKIES
-        return self.page(status, headers)
+                return SetsCookies(status, tuple(headers), self, self._cookie_filter)
+        return self.page(status, headers) or PASS_THROUGH
 
     def page(self, status: int, headers: Sequence[Header]) -> PageOrNot:
         """How a response is rewritten, its cookies aside.
 
         None when it is not a page to inject into: not HTML in an ASCII-compatible charset,
-        a status without a body, or an encoded body. :class:`Verbatim` when the application
+        a status without a body, or an encoded body. :class:`OptedOut` when the application
         opted out with ``X-Consent-Skip``. A :class:`PagePlan` otherwise.
         """
         content_type = length = app_vary = None
@@ -236,7 +266,7 @@ class StartPlans:
         if charset is None or status < 200 or status in (204, 304):
             return None
         if opted_out:
-            return Verbatim(tuple(h for h in headers if h[0].lower() != b"x-consent-skip"))
+            return OptedOut(tuple(h for h in headers if h[0].lower() != b"x-consent-skip"))
         if encoded:
             _warn_encoded_html()
             return None
