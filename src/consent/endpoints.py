@@ -107,6 +107,8 @@ class ConsentEndpoints:
         await response(scope, receive, send)
 
     async def state_or_choice(self, request: Request, visitor: Visitor, method: str) -> Response:
+        if self.site.codec is None:
+            return PlainTextResponse("Not Found (consent_enabled is false)", status_code=404)
         if method in ("GET", "HEAD"):
             return self.state_response(visitor.consent)
         _allow(method, "GET", "HEAD", "POST")
@@ -192,6 +194,7 @@ class ConsentEndpoints:
         else:
             granted = frozenset(choice.categories) & frozenset(self.optional)
         previous = visitor.consent
+        assert site.codec is not None  # state_or_choice answers 404 without it
         record, value = site.codec.decide(granted, choice.source, previous._record)
         state = site.codec.state_of(record, gpc=previous.gpc)
         self.record(state, previous, record.last_decided)

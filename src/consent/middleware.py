@@ -17,6 +17,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from consent.choice.codec import ConsentState
 from consent.endpoints import ConsentEndpoints, DecisionEvent
+from consent.enforce import CookiePolicy
 from consent.html import BodyTagMemo, HTMLInjector, insert_snippet
 from consent.page.encoding import PRESCAN_BYTES, sniff_encoding
 from consent.page.render import Renderer
@@ -73,7 +74,7 @@ class ConsentMiddleware:
             plans=StartPlans(
                 partial(_merge_vary, tokens=tokens),
                 accept_ch if self.settings.accept_client_hints else [],
-                self.site.policy.filter_headers,
+                self.site.policy.filter_headers if self.settings.consent_enabled else _keep_all,
             ),
             renderer=self.site.renderer,
             body_tags=BodyTagMemo(),
@@ -91,11 +92,12 @@ class ConsentMiddleware:
             responder = HTMLResponder(self.pages, scope, send)
             await self.app(responder.scope, receive, responder.send)
         elif scope["type"] == "websocket":
-            visitor = self.site.visitor(scope)
-            state = scope.setdefault("state", {})
-            state["consent"] = visitor.consent
-            state["browser"] = visitor.browser
-            await self.app(scope, receive, WebSocketResponder(self, visitor, send).send)
+            origin = scope.get("state")
+            state = RequestState({} if origin is None else origin, self.site, scope.get("headers"))
+            scope["state"] = state
+            if self.settings.consent_enabled:
+                send = WebSocketResponder(self.site.policy, state, send).send
+            await self.app(scope, receive, send)
         else:
             await self.app(scope, receive, send)
 
@@ -252,17 +254,22 @@ class WebSocketResponder:
     """Strips refused cookies from the headers a WebSocket handshake answers with: those of
     ``websocket.accept`` and of a denial response (``websocket.http.response.start``)."""
 
-    def __init__(self, middleware: ConsentMiddleware, visitor: Visitor, send: Send) -> None:
-        self.policy = middleware.site.policy
-        self.visitor = visitor
+    def __init__(self, policy: CookiePolicy, state: RequestState, send: Send) -> None:
+        self.policy = policy
+        self.state = state
         self.downstream = send
 
     async def send(self, message: Message) -> None:
         if message["type"] in _HANDSHAKE_ANSWERS and message.get("headers"):
             headers = list(message["headers"])  # any iterable: read it once, pass the list on
-            kept = self.policy.filter_headers(headers, self.visitor.consent.granted)
+            kept = self.policy.filter_headers(headers, self.state.lookup()[1].granted)
             message = {**message, "headers": headers if kept is None else kept}
         await self.downstream(message)
+
+
+def _keep_all(headers: Sequence[Header], granted: frozenset[str]) -> None:
+    """The cookie filter of a site that manages no consent: every cookie goes on."""
+    return None
 
 
 def _without_send_extensions(scope: Scope) -> Scope:

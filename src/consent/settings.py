@@ -372,7 +372,7 @@ class ConsentSettings(BaseSettings):
                     f"{setting} = {name!r}: browsers refuse a __Host- cookie with a Domain, and "
                     f"cookie_domain is {self.cookie_domain!r}"
                 )
-        if not self.secret_keys and not self.debug:
+        if not self.secret_keys and not self.debug and self.consent_enabled:
             raise ValueError(
                 "secret_keys is empty: set CONSENT_SECRET_KEYS (a JSON list, newest first) or "
                 "secret_keys in the settings file; debug = true generates an ephemeral key"

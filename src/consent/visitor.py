@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ class Visitor:
     """
 
     __slots__ = (
+        "_browser",
         "_decided",
         "_decided_until",
         "_language",
@@ -64,7 +66,6 @@ class Visitor:
         "_templates",
         "_undecided",
         "accept_language",
-        "browser",
         "client_hints",
         "gpc",
         "notice_cookie",
@@ -89,11 +90,30 @@ class Visitor:
         self.accept_language = accept_language
         self.gpc = site.honour_gpc and gpc is not None and gpc.strip() == b"1"
         self.client_hints = client_hints
-        verified = site.codec.verify(consent_cookie) if consent_cookie else None
-        self._decided_until, self._decided, self._undecided = site.codec.lifetime(
-            verified, self.gpc
-        )
-        self.browser: BrowserInfo = site.classifier.classify(user_agent, client_hints)
+        codec = site.codec
+        if codec is None:  # the site manages no consent
+            self._decided_until, self._decided = -math.inf, site.unmanaged
+            self._undecided = site.unmanaged
+        else:
+            verified = codec.verify(consent_cookie) if consent_cookie else None
+            self._decided_until, self._decided, self._undecided = codec.lifetime(verified, self.gpc)
+        self._browser: BrowserInfo | None = None
+
+    @property
+    def browser(self) -> BrowserInfo:
+        """The browser and its verdict, classified when first needed: by a notice that may be
+        due, or by the application reading ``request.state.browser``."""
+        if self._browser is None:
+            self._browser = self._site.classifier.classify(self.user_agent, self.client_hints)
+        return self._browser
+
+    @property
+    def is_bot(self) -> bool:
+        """Whether the visitor is a crawler, which gets nothing injected. Without the notice,
+        only the device parse that says so runs, not the browser's classification."""
+        if self._browser is not None or self._site.settings.notice_enabled:
+            return self.browser.is_bot
+        return self._site.classifier.is_bot(self.user_agent)
 
     @property
     def consent(self) -> ConsentState:
@@ -121,15 +141,14 @@ class Visitor:
             return template
 
     def _render(self, consent: ConsentState, charset: str) -> Snippet | None:
-        browser = self.browser
         consent_enabled = self._site.settings.consent_enabled
         notice = self.notice()
-        if browser.is_bot or (notice is None and not consent_enabled):
+        if (notice is None and not consent_enabled) or self.is_bot:
             return None
         return self._site.renderer.snippet(
             self.language,
             notice,
-            browser.advice if notice else None,
+            self.browser.advice if notice else None,
             consent_enabled and not consent.decided,
             consent.gpc and not consent.decided,
             consent.decided,
@@ -140,12 +159,10 @@ class Visitor:
     def notice(self) -> str | None:
         """The verdict the notice should speak of, or None when no notice is due."""
         settings = self._site.settings
+        if not settings.notice_enabled or self.notice_dismissed:
+            return None
         verdict = self.browser.verdict
-        if not settings.notice_enabled or verdict not in settings.notice_verdicts:
-            return None
-        if self.notice_dismissed:
-            return None
-        return verdict
+        return verdict if verdict in settings.notice_verdicts else None
 
 
 def request_cookies(scope: Scope) -> dict[str, str]:
@@ -183,7 +200,12 @@ class Site:
         self.consent_cookie = _cookie_reader(self.settings.cookie_name)
         self.notice_cookie = _cookie_reader(self.settings.notice_cookie_name)
         self.classifier = BrowserClassifier(self.settings)
-        self.codec = ConsentCodec(self.settings)
+        #: None when the site manages no consent (``consent_enabled = false``): then every
+        #: category is allowed, no cookie is filtered, and no signing key is needed.
+        self.codec = ConsentCodec(self.settings) if self.settings.consent_enabled else None
+        self.unmanaged = ConsentState(
+            decided=False, granted=frozenset(self.settings.categories), revision=0
+        )
         self.policy = CookiePolicy(self.settings)
         self.catalog = Catalog(self.settings)
         self.renderer = Renderer(self.settings, self.catalog)

@@ -243,6 +243,11 @@ class BrowserClassifier:
             client_hints = client_hints[:MAX_CLIENT_HINTS_LENGTH] if self.client_hints else None
         return self._lookup(user_agent[: self.max_user_agent_length], client_hints)
 
+    def is_bot(self, user_agent: bytes) -> bool:
+        """Whether the device parse calls the User-Agent a Spider, without classifying its
+        browser (for a site that shows no notice). Not cached: the visitor keeps the answer."""
+        return is_spider(user_agent[: self.max_user_agent_length].decode("latin-1"))
+
     def cache_info(self) -> functools._CacheInfo:
         """Hits, misses, maximum and current size of the cache."""
         return self._lookup.cache_info()
