@@ -374,10 +374,10 @@ def test_judged_headers_are_read_as_the_general_pass_reads_them(
     if oversize:
         headers = [h for h in headers if h[0] != b"user-agent"] + [(b"user-agent", b"v" * 5000)]
     site = page_app().site
-    cached: list[tuple[bytes, ...]] = []
-    uncached: list[tuple[bytes, ...]] = []
-    site._by_headers = cached.append  # type: ignore[assignment]
-    site._by_cookies = uncached.append  # type: ignore[assignment,method-assign]
+    cached: list[tuple[Any, ...]] = []
+    uncached: list[tuple[Any, ...]] = []
+    site._by_headers = lambda *judged: cached.append(judged)  # type: ignore[assignment]
+    site._by_cookies = lambda *judged: uncached.append(judged)  # type: ignore[assignment,method-assign]
     site.visitor_by_headers(headers)
     assert (uncached if oversize else cached) == [_repeated(headers)]
     assert (cached if oversize else uncached) == []

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from starlette.requests import cookie_parser
 from starlette.types import Scope
@@ -20,7 +20,7 @@ from consent.browser.classify import BrowserClassifier, BrowserInfo
 from consent.choice.codec import ConsentCodec, ConsentState
 from consent.enforce import CookiePolicy
 from consent.page.i18n import Catalog
-from consent.page.render import Renderer, Snippet
+from consent.page.render import Renderer, Snippet, SnippetKey
 from consent.settings import ConsentSettings
 
 _LOCALHOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
@@ -40,9 +40,23 @@ _JUDGED = dict.fromkeys(
     ),
     b"",
 )
-Judged = tuple[bytes, bytes, bytes, bytes, bytes, bytes]
-#: What a visitor depends on: our two cookies' values, then the judged headers but the Cookie.
-VisitorKey = tuple[bytes, bytes, tuple[bytes, ...]]
+#: The judged headers but the Cookie, in ``_JUDGED``'s order: User-Agent, Accept-Language,
+#: Sec-GPC, Sec-CH-UA-Full-Version-List, Sec-CH-UA (a plain tuple: it is built on every request).
+OtherHeaders = tuple[bytes, bytes, bytes, bytes, bytes]
+
+
+class VisitorKey(NamedTuple):
+    """What a visitor depends on: our two cookies' values and the other judged headers."""
+
+    consent_cookie: bytes
+    notice_cookie: bytes
+    user_agent: bytes
+    accept_language: bytes
+    sec_gpc: bytes
+    full_version_list: bytes
+    brands: bytes
+
+
 #: Visitors whose judged headers add up to more bytes than this are not cached (memory bound).
 _CACHED_HEADERS = 4096
 
@@ -145,16 +159,17 @@ class Visitor:
         notice = self.notice()
         if (notice is None and not consent_enabled) or self.is_bot:
             return None
-        return self._site.renderer.snippet(
-            self.language,
-            notice,
-            self.browser.advice if notice else None,
-            consent_enabled and not consent.decided,
-            consent.gpc and not consent.decided,
-            consent.decided,
-            consent.granted,
-            charset,
+        key = SnippetKey(
+            language=self.language,
+            notice=notice,
+            advice=self.browser.advice if notice else None,
+            show_banner=consent_enabled and not consent.decided,
+            gpc=consent.gpc and not consent.decided,
+            decided=consent.decided,
+            granted=consent.granted,
+            encoding=charset,
         )
+        return self._site.renderer.snippet(key)
 
     def notice(self) -> str | None:
         """The verdict the notice should speak of, or None when no notice is due."""
@@ -232,8 +247,8 @@ class Site:
         by_name = dict(headers)
         if len(by_name) == len(headers):
             get = by_name.get  # in _JUDGED's order; a call each costs less than map()
-            judged: Judged = (
-                get(b"cookie", b""),
+            cookie = get(b"cookie", b"")
+            others: OtherHeaders = (
                 get(b"user-agent", b""),
                 get(b"accept-language", b""),
                 get(b"sec-gpc", b""),
@@ -241,37 +256,44 @@ class Site:
                 get(b"sec-ch-ua", b""),
             )
         else:
-            judged = _repeated(headers)
-        if len(b"".join(judged)) <= _CACHED_HEADERS:  # less work than sum(map(len, judged))
-            return self._by_headers(judged)
-        return self._by_cookies(judged)
+            cookie, others = _repeated(headers)
+        # One join is less work than sum(map(len, others)).
+        if len(cookie) + len(b"".join(others)) <= _CACHED_HEADERS:
+            return self._by_headers(cookie, others)
+        return self._by_cookies(cookie, others)
 
-    def _by_cookies(self, judged: Judged) -> Visitor:
+    def _by_cookies(self, cookie: bytes, others: OtherHeaders) -> Visitor:
         """The visitor by our two cookies' values: the same one whatever other cookies say."""
-        cookies = judged[0]
-        consent = self.consent_cookie(cookies) or b""
-        notice = self.notice_cookie(cookies) or b""
-        others = judged[1:]
-        key = (consent, notice, others)
-        if len(consent) + len(notice) + len(b"".join(others)) <= _CACHED_HEADERS:
+        key = VisitorKey(
+            self.consent_cookie(cookie) or b"", self.notice_cookie(cookie) or b"", *others
+        )
+        if len(b"".join(key)) <= _CACHED_HEADERS:
             return self._by_cookie_values(key)
         return self._visitor(key)
 
     def _visitor(self, key: VisitorKey) -> Visitor:
-        consent, notice, (user_agent, accept_language, gpc, full_version_list, brands) = key
-        hints = full_version_list or brands or None
-        return Visitor(self, consent, notice, user_agent, accept_language, gpc, hints)
+        hints = key.full_version_list or key.brands or None
+        return Visitor(
+            self,
+            key.consent_cookie,
+            key.notice_cookie,
+            key.user_agent,
+            key.accept_language,
+            key.sec_gpc,
+            hints,
+        )
 
 
-def _repeated(headers: Any) -> Judged:
-    """The judged header values when some header name comes more than once: HTTP/2 may split
-    the Cookie header, whose parts are joined again; for the others the last one wins."""
+def _repeated(headers: Any) -> tuple[bytes, OtherHeaders]:
+    """The Cookie header and the other judged values when some header name comes more than
+    once: HTTP/2 may split the Cookie header, whose parts are joined again; for the others the
+    last one wins."""
     found = dict(_JUDGED)
     for name, value in headers:
         if name in found:
             found[name] = value
-    found[b"cookie"] = cookie_header(headers)
-    return tuple(found.values())  # type: ignore[return-value]  # _JUDGED's order and length
+    del found[b"cookie"]
+    return cookie_header(headers), tuple(found.values())  # type: ignore[return-value]
 
 
 def _cookie_reader(name: str) -> Callable[[bytes], bytes | None]:

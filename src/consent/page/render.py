@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
@@ -100,6 +100,23 @@ def load_assets() -> dict[str, Asset]:
     return assets
 
 
+class SnippetKey(NamedTuple):
+    """Everything a snippet depends on: the key of the rendered snippets' cache."""
+
+    language: str
+    #: The verdict the notice speaks of, None without a notice.
+    notice: str | None
+    #: The notice's update advice: few distinct values, so one snippet per kind of advice, not
+    #: per User-Agent.
+    advice: UpdateAdvice | None
+    show_banner: bool
+    gpc: bool
+    decided: bool
+    granted: frozenset[str]
+    #: The codec of the page the snippet goes into.
+    encoding: str
+
+
 class Renderer:
     """Renders the snippet injected into pages and the stand-alone settings page."""
 
@@ -179,39 +196,26 @@ class Renderer:
             "consent_enabled": self.settings.consent_enabled,
         }
 
-    def _snippet(
-        self,
-        language: str,
-        notice: str | None,
-        advice: UpdateAdvice | None,
-        show_banner: bool,
-        gpc: bool,
-        decided: bool,
-        granted: frozenset[str],
-        encoding: str,
-    ) -> Snippet:
-        """The markup for one combination of visitor state, encoded for the response.
-
-        ``advice`` is the notice's (None without one): it has few distinct values, so keying
-        the cache by it keeps one snippet per kind of advice, not per User-Agent.
-        """
-        context = self._context(language)
+    def _snippet(self, key: SnippetKey) -> Snippet:
+        """The markup for one combination of visitor state, encoded for the response."""
+        context = self._context(key.language)
+        advice = key.advice
         if advice is not None and advice.browser is not None:
-            context["t"] = self.catalog.texts(language, advice.browser)
+            context["t"] = self.catalog.texts(key.language, advice.browser)
         label, note = self._advice_texts(context["t"], advice)
         context.update(
-            notice=notice,
-            requirements=self.requirements(language) if notice else "",
+            notice=key.notice,
+            requirements=self.requirements(key.language) if key.notice else "",
             update_url=advice.url if advice is not None else None,
             update_label=label,
             update_note=note,
-            show_banner=show_banner,
-            gpc=gpc,
-            decided=decided,
-            granted=granted,
+            show_banner=key.show_banner,
+            gpc=key.gpc,
+            decided=key.decided,
+            granted=key.granted,
         )
         text = self.environment.get_template("snippet.html").render(context)
-        return Snippet(text, encoding)
+        return Snippet(text, key.encoding)
 
     def _advice_texts(
         self, texts: Mapping[str, str], advice: UpdateAdvice | None
