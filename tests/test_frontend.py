@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from consent.browser.defaults import DEFAULT_BROWSER_RULES
 from consent.browser.rules import Rule, format_version, parse_rule
-from consent.settings import DEFAULT_BROWSER_RULES
 from tests.support import REPO, require_tool
 
 STATIC = REPO / "src" / "consent" / "page" / "ui" / "static"

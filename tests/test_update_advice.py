@@ -21,8 +21,9 @@ from consent.browser.advice import (
     UpdateAdvisor,
 )
 from consent.browser.classify import BrowserClassifier, BrowserInfo
+from consent.browser.defaults import DEFAULT_UPDATE_URLS
 from consent.page.i18n import Catalog
-from consent.settings import DEFAULT_UPDATE_URLS, ConsentSettings
+from consent.settings import ConsentSettings
 from tests.support import call, client, http_scope, make_settings, page_app
 
 #: Rules that every agent below fails, so each one gets the notice.

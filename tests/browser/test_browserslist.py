@@ -45,7 +45,7 @@ from consent.browser.browserslist import (
     resolve,
     select,
 )
-from consent.settings import DEFAULT_BROWSER_FAMILIES
+from consent.browser.defaults import DEFAULT_BROWSER_FAMILIES
 from tests.support import REPO, require_tool
 
 GOLDEN_FOLDER = REPO / "tests" / "data" / "browserslist"

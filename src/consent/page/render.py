@@ -20,9 +20,10 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, s
 from markupsafe import escape
 
 from consent.browser.advice import UpdateAdvice
+from consent.browser.defaults import FINAL_VERSIONS
 from consent.browser.rules import format_version, parse_rule
 from consent.page.i18n import Catalog, localised_list
-from consent.settings import FINAL_VERSIONS, ConsentSettings
+from consent.settings import ConsentSettings
 
 #: The longest ``next`` path a form carries back; the endpoints refuse a longer one, so a page
 #: whose path and query are longer sends its visitor back to its path alone, or to ``/``.
