@@ -16,7 +16,6 @@ application runs is not seen inside.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -95,30 +94,6 @@ class RequestState(dict[str, Any]):
             self.resolve()
         return dict.__contains__(self, key)
 
-    def __iter__(self) -> Iterator[str]:
-        self.resolve()
-        return dict.__iter__(self)
-
-    def __reversed__(self) -> Iterator[str]:
-        self.resolve()
-        return dict.__reversed__(self)
-
-    def __len__(self) -> int:
-        self.resolve()
-        return dict.__len__(self)
-
-    def keys(self) -> Any:
-        self.resolve()
-        return dict.keys(self)
-
-    def values(self) -> Any:
-        self.resolve()
-        return dict.values(self)
-
-    def items(self) -> Any:
-        self.resolve()
-        return dict.items(self)
-
     def copy(self) -> dict[str, Any]:
         self.resolve()
         return dict(dict.items(self))
@@ -139,10 +114,6 @@ class RequestState(dict[str, Any]):
 
     def __ror__(self, other: Any) -> Any:
         return other | self.copy()
-
-    def __repr__(self) -> str:
-        self.resolve()
-        return dict.__repr__(self)
 
     def __reduce_ex__(self, protocol: Any) -> Any:
         return dict, (self.copy(),)
@@ -187,3 +158,21 @@ class RequestState(dict[str, Any]):
     def __ior__(self, other: Any) -> RequestState:  # type: ignore[override]
         self.update(other)
         return self
+
+
+def _resolving(name: str) -> Any:
+    """``dict``'s method ``name``, after the visitor's items are stored: every read of the
+    whole mapping (iteration, length, views, repr) sees ``consent`` and ``browser``."""
+    method = getattr(dict, name)
+
+    def read(self: RequestState, *args: Any) -> Any:
+        self.resolve()
+        return method(self, *args)
+
+    read.__name__ = read.__qualname__ = name
+    read.__doc__ = method.__doc__
+    return read
+
+
+for _name in ("__iter__", "__reversed__", "__len__", "keys", "values", "items", "__repr__"):
+    setattr(RequestState, _name, _resolving(_name))
