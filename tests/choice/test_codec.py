@@ -84,6 +84,7 @@ def test_a_cached_visitor_loses_its_consent_when_the_lifetime_ends(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     site = Site(make_settings(consent_max_age_days=1))
+    assert site.codec is not None
     _, value = site.codec.decide(ALL, "banner")
     headers = [(b"cookie", f"consent={value}".encode()), (b"sec-gpc", b"1")]
     visitor = site.visitor_by_headers(headers)

@@ -16,6 +16,7 @@ import yaml
 from user_agents.parsers import parse_browser
 
 from consent.browser.classify import FastUserAgent, is_spider
+from tests.support import REPO
 
 try:
     from yaml import CSafeLoader as SafeLoader
@@ -26,7 +27,7 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
 MIN_LABEL_AGREEMENT = 1.0
 
 
-CORPUS = Path(__file__).resolve().parent / "data" / "uap-core" / "test_ua.yaml"
+CORPUS = REPO / "tests" / "data" / "uap-core" / "test_ua.yaml"
 
 
 def corpus_path() -> Path:

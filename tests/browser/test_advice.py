@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +23,7 @@ from consent.browser.classify import BrowserClassifier, BrowserInfo
 from consent.browser.defaults import DEFAULT_UPDATE_URLS
 from consent.page.i18n import Catalog
 from consent.settings import ConsentSettings
-from tests.support import call, client, http_scope, make_settings, page_app
+from tests.support import REPO, call, client, http_scope, make_settings, page_app
 
 #: Rules that every agent below fails, so each one gets the notice.
 STRICT_RULES = {"chrome": "140", "firefox": "140", "safari": "26", "ie": "11", "edge": "140"}
@@ -98,7 +97,7 @@ APPLE = DEFAULT_UPDATE_URLS[IOS_UPDATE_KEY]
 MOZILLA = DEFAULT_UPDATE_URLS["firefox"]
 MICROSOFT = DEFAULT_UPDATE_URLS["ie"]
 
-CORPUS = Path(__file__).resolve().parent / "data" / "uap-core" / "test_ua.yaml"
+CORPUS = REPO / "tests" / "data" / "uap-core" / "test_ua.yaml"
 
 
 def strict_settings(**overrides: Any) -> ConsentSettings:
