@@ -16,8 +16,8 @@ from typing import Any
 from starlette.types import Message, Receive, Scope, Send
 
 from consent.choice.codec import ConsentState
+from consent.choice.enforcement import CookiePolicy
 from consent.endpoints import ConsentEndpoints, DecisionEvent
-from consent.enforce import CookiePolicy
 from consent.html import BodyTagMemo, HTMLInjector, insert_snippet
 from consent.page.encoding import PRESCAN_BYTES, sniff_encoding
 from consent.page.render import Renderer

@@ -18,7 +18,7 @@ from starlette.types import Scope
 
 from consent.browser.classify import BrowserClassifier, BrowserInfo
 from consent.choice.codec import ConsentCodec, ConsentState
-from consent.enforce import CookiePolicy
+from consent.choice.enforcement import CookiePolicy
 from consent.page.i18n import Catalog
 from consent.page.render import Renderer, Snippet, SnippetKey
 from consent.settings import ConsentSettings

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from consent.enforce import (
+from consent.choice.enforcement import (
     CACHED_NAME_LENGTH,
     EPOCH,
     MAX_REVOKED_NAMES,
