@@ -53,6 +53,44 @@ else
   echo "check: no npm; the front-end checks (es-check, doiuse) will be skipped"
 fi
 
+# --- PostgreSQL for the consent-record store tests (tests/records) -------------------------------
+# They use $CONSENT_TEST_POSTGRES_URL when it is set. Otherwise, as root with apt-get, Debian's
+# postgresql is installed and started unless something answers on 127.0.0.1:5432 already, a
+# role and a database "consent" are created (the role may create the tests' scratch databases),
+# and the variable is set. Without any of that the PostgreSQL tests are skipped with the reason
+# (under CI they fail instead).
+postgres_answers() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
+if [ -z "${CONSENT_TEST_POSTGRES_URL:-}" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    if ! postgres_answers; then
+      if ! command -v pg_ctlcluster >/dev/null; then
+        echo "check: installing Debian's postgresql for the consent-record store tests"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+      fi
+      postgres_version="$(ls /usr/lib/postgresql | sort -V | tail -n 1)"
+      pg_lsclusters -h | grep -q "^$postgres_version main " \
+        || pg_createcluster "$postgres_version" main >/dev/null
+      pg_ctlcluster "$postgres_version" main start
+      for _ in $(seq 50); do postgres_answers && break; sleep 0.2; done
+    fi
+    su postgres -c "psql -q -v ON_ERROR_STOP=1" >/dev/null <<'SQL' \
+      || echo "check: could not create the PostgreSQL role 'consent'; its tests may be skipped"
+SELECT 'CREATE ROLE consent LOGIN CREATEDB PASSWORD ''consent-test'''
+WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'consent')\gexec
+SELECT 'CREATE DATABASE consent OWNER consent'
+WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'consent')\gexec
+SQL
+    export CONSENT_TEST_POSTGRES_URL="postgresql+asyncpg://consent:consent-test@127.0.0.1:5432/consent"
+  elif postgres_answers; then
+    echo "check: using the PostgreSQL on 127.0.0.1:5432 (role consent, password consent-test)"
+  else
+    echo "check: no PostgreSQL on 127.0.0.1:5432 and not root with apt-get; the PostgreSQL" \
+      "tests of tests/records will be skipped (set CONSENT_TEST_POSTGRES_URL to use one)"
+  fi
+fi
+# --- end of PostgreSQL -----------------------------------------------------------------------------
+
 echo "check: ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -1,0 +1,365 @@
+"""The record store: every decision committed to the database, or kept in the spool.
+
+``await store.record(record)`` returns :attr:`Stored.COMMITTED` once the record is committed, or
+:attr:`Stored.SPOOLED` once it is fsync'd in the local spool because the database failed or did
+not commit within ``commit_wait`` seconds. Either way the record is kept; only if the spool
+cannot be written either does it raise :class:`RecordNotKeptError`.
+
+Group commit: callers put their records on a bounded queue, and one writer task takes all that
+are waiting (at most ``max_batch``) into one transaction, so decisions that arrive together share
+a commit. While the database is down, the writer sends whole batches to the spool instead, and a
+keeper task tries the database again every ``retry_interval`` seconds; once it answers, records
+go to the database again and the spool is replayed into it (in the order spooled, each record
+once). The keeper also replays the spool at start-up, and every ``replay_interval`` seconds what
+a slow commit left in it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import os
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import sqlalchemy as sa
+
+from consent.records.database import (
+    DISABLED_URL,
+    RecordsConfigurationError,
+    SchemaVersionError,
+    create_engine,
+    ensure_schema,
+    insert_records,
+    is_temporary,
+    records_table,
+    safe_url,
+)
+from consent.records.model import DecisionRecord
+from consent.records.spool import REPLAY_BATCH, Spool
+
+logger = logging.getLogger("consent.records")
+
+#: Seconds a decision waits for its commit before its record goes to the spool.
+DEFAULT_COMMIT_WAIT = 2.0
+#: The most records one transaction takes.
+MAX_BATCH = 256
+#: Transactions under way at once. One is the most efficient on a small machine (measured with
+#: ``benchmarks/bench_records.py``); more let a commit's wait overlap the next batch, which helps
+#: when the database is across a network. SQLite takes one writer at a time whatever this says.
+DEFAULT_WRITERS = 1
+#: Records waiting for the writer; when full, new records go straight to the spool.
+MAX_QUEUED = 8192
+#: Seconds between replays of what a slow commit spooled, and between tries of a database
+#: that is down.
+DEFAULT_REPLAY_INTERVAL = 30.0
+DEFAULT_RETRY_INTERVAL = 1.0
+#: Wording fingerprints known to be stored (so their rows are not sent again).
+MAX_KNOWN_WORDINGS = 1024
+#: The spool's default file, in the working directory.
+DEFAULT_SPOOL_PATH = "consent-records.spool.jsonl"
+
+
+class Stored(enum.Enum):
+    """Where a record was kept."""
+
+    COMMITTED = "committed"
+    SPOOLED = "spooled"
+
+
+class RecordNotKeptError(RuntimeError):
+    """Neither the database nor the spool could keep the record."""
+
+
+@dataclass(eq=False, slots=True)
+class _Waiting:
+    record: DecisionRecord
+    outcome: asyncio.Future[Stored] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+    abandoned: bool = False
+
+    def settle(self, stored: Stored) -> None:
+        if not self.outcome.done():
+            self.outcome.set_result(stored)
+
+    def fail(self, error: BaseException) -> None:
+        if not self.outcome.done():
+            self.outcome.set_exception(error)
+
+
+_STOP = object()
+
+
+class _KnownWordings:
+    """Fingerprints of wordings already committed; bounded, least recently used dropped."""
+
+    def __init__(self, size: int = MAX_KNOWN_WORDINGS) -> None:
+        self.size = size
+        self._seen: OrderedDict[str, None] = OrderedDict()
+
+    def snapshot(self) -> frozenset[str]:
+        return frozenset(self._seen)
+
+    def add(self, records: list[DecisionRecord]) -> None:
+        for record in records:
+            self._seen[record.wording.fingerprint] = None
+            self._seen.move_to_end(record.wording.fingerprint)
+        while len(self._seen) > self.size:
+            self._seen.popitem(last=False)
+
+
+def open_store(
+    url: str, spool_path: str | os.PathLike[str] = DEFAULT_SPOOL_PATH, **options: Any
+) -> RecordStore | None:
+    """The store for the ``records_url`` setting, or ``None`` when it is ``"none"``."""
+    if url.strip().lower() == DISABLED_URL:
+        return None
+    return RecordStore(url, spool_path=spool_path, **options)
+
+
+class RecordStore:
+    """Keeps every decision's record: see the module's documentation."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        spool_path: str | os.PathLike[str] = DEFAULT_SPOOL_PATH,
+        commit_wait: float = DEFAULT_COMMIT_WAIT,
+        max_batch: int = MAX_BATCH,
+        replay_interval: float = DEFAULT_REPLAY_INTERVAL,
+        retry_interval: float = DEFAULT_RETRY_INTERVAL,
+        replay_batch: int = REPLAY_BATCH,
+        writers: int = DEFAULT_WRITERS,
+    ) -> None:
+        if commit_wait <= 0 or max_batch < 1 or replay_batch < 1 or writers < 1:
+            raise ValueError("commit_wait, max_batch, replay_batch and writers must be positive")
+        self.engine = create_engine(url)
+        self.url = safe_url(self.engine.url)
+        self.spool = Spool(spool_path)
+        self.commit_wait = commit_wait
+        self.max_batch = int(max_batch)
+        self.replay_interval = replay_interval
+        self.retry_interval = retry_interval
+        self.replay_batch = int(replay_batch)
+        self.writers = int(writers)
+        #: Whether records go to the database (else to the spool, until a replay succeeds).
+        self.direct = False
+        self._known = _KnownWordings()
+        self._queue: asyncio.Queue[_Waiting | object] = asyncio.Queue(MAX_QUEUED)
+        self._wake_keeper = asyncio.Event()
+        self._replay_lock = asyncio.Lock()
+        self._schema_ready = False
+        self._writer: asyncio.Task[None] | None = None
+        self._keeper: asyncio.Task[None] | None = None
+        self._closing = False
+
+    # --- life cycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Opens the spool and the database. A database that is down only for now is a warning
+        (records are spooled until it answers); a wrong setting or an unknown schema version
+        raises :class:`RecordsConfigurationError`."""
+        self.spool.open()
+        try:
+            await ensure_schema(self.engine)
+            self._schema_ready = True
+            self.direct = True
+        except SchemaVersionError:
+            await self._release()
+            raise
+        except Exception as error:
+            if not is_temporary(error):
+                await self._release()
+                raise RecordsConfigurationError(
+                    f"records_url: cannot use {self.url}: {error}"
+                ) from error
+            logger.warning(
+                "consent records: the database %s does not answer (%s); decisions go to the "
+                "spool %s until it does",
+                self.url,
+                error,
+                self.spool,
+            )
+        self._writer = asyncio.create_task(self._write_loop(), name="consent records writer")
+        self._keeper = asyncio.create_task(self._keep_loop(), name="consent records keeper")
+        if self.spool.pending():
+            self._wake_keeper.set()
+
+    async def close(self) -> None:
+        """Writes what is queued (to the database or the spool), then lets go of both."""
+        if self._writer is None or self._closing:
+            return
+        self._closing = True
+        await self._queue.put(_STOP)
+        await self._writer
+        assert self._keeper is not None
+        self._keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._keeper
+        await self._release()
+
+    async def _release(self) -> None:
+        await self.spool.close()
+        await self.engine.dispose()
+
+    async def __aenter__(self) -> RecordStore:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # --- recording --------------------------------------------------------------------------
+
+    async def record(self, record: DecisionRecord) -> Stored:
+        """Keeps ``record``: committed, or spooled after at most ``commit_wait`` seconds."""
+        if self._writer is None or self._closing:
+            raise RuntimeError("the record store is not running")
+        waiting = _Waiting(record)
+        try:
+            self._queue.put_nowait(waiting)
+        except asyncio.QueueFull:
+            return await self._spool([waiting])
+        try:
+            async with asyncio.timeout(self.commit_wait):
+                return await asyncio.shield(waiting.outcome)
+        except TimeoutError:
+            # The commit is slow: keep the record in the spool now. Should the commit still
+            # happen, the replay finds the record stored and leaves it.
+            waiting.abandoned = True
+            if waiting.outcome.done() and not waiting.outcome.exception():
+                return waiting.outcome.result()
+            return await self._spool([waiting])
+
+    async def _spool(self, batch: list[_Waiting]) -> Stored:
+        try:
+            await self.spool.append([waiting.record for waiting in batch])
+        except OSError as error:
+            lost = RecordNotKeptError(
+                f"consent records: the database and the spool {self.spool} both failed: {error}"
+            )
+            for waiting in batch:
+                waiting.fail(lost)
+            raise lost from error
+        for waiting in batch:
+            waiting.settle(Stored.SPOOLED)
+        return Stored.SPOOLED
+
+    async def _write_loop(self) -> None:
+        """Takes what waits into batches, one transaction each, with at most ``writers``
+        transactions at a time; what waits is shared among the writers that are free, so a
+        commit never waits for another to finish before it starts."""
+        free = asyncio.Semaphore(self.writers)
+        running: set[asyncio.Task[None]] = set()
+        stopping = False
+        while not stopping:
+            item: _Waiting | object = await self._queue.get()
+            await free.acquire()
+            idle = self.writers - len(running)
+            limit = min(self.max_batch, -(-(self._queue.qsize() + 1) // idle))
+            batch: list[_Waiting] = []
+            while True:
+                if item is _STOP:
+                    stopping = True
+                elif isinstance(item, _Waiting) and not item.abandoned:
+                    batch.append(item)
+                if stopping or len(batch) >= limit or self._queue.empty():
+                    break
+                item = self._queue.get_nowait()
+            task = asyncio.create_task(self._write(batch))
+            running.add(task)
+            task.add_done_callback(running.discard)
+            task.add_done_callback(lambda _: free.release())
+        if running:
+            await asyncio.gather(*running)
+
+    async def _write(self, batch: list[_Waiting]) -> None:
+        if not batch:
+            return
+        records = [waiting.record for waiting in batch]
+        if self.direct:
+            try:
+                async with self.engine.begin() as connection:
+                    await insert_records(connection, records, self._known.snapshot())
+            except Exception as error:
+                logger.warning(
+                    "consent records: writing to %s failed (%s); decisions go to the spool %s "
+                    "until it answers",
+                    self.url,
+                    error,
+                    self.spool,
+                )
+                self.direct = False
+                self._wake_keeper.set()
+            else:
+                self._known.add(records)
+                for waiting in batch:
+                    waiting.settle(Stored.COMMITTED)
+                return
+        with contextlib.suppress(RecordNotKeptError):
+            await self._spool(batch)
+
+    # --- replaying ----------------------------------------------------------------------------
+
+    async def replay(self) -> int:
+        """Writes the spool into the database now; returns how many records it held. As soon
+        as the database answers, new decisions go to it again while the spool is replayed.
+        Raises what the database raised if it is still down (the spool is kept)."""
+        async with self._replay_lock:
+            if self._schema_ready:
+                async with self.engine.connect() as connection:
+                    await connection.execute(sa.select(1))
+            else:
+                await ensure_schema(self.engine)
+                self._schema_ready = True
+            self.direct = True
+            return await self.spool.replay(self._insert, self.replay_batch)
+
+    async def _insert(self, records: list[DecisionRecord]) -> None:
+        async with self.engine.begin() as connection:
+            await insert_records(connection, records, self._known.snapshot())
+        self._known.add(records)
+
+    async def _keep_loop(self) -> None:
+        reported: str | None = None
+        while True:
+            interval = self.replay_interval if self.direct else self.retry_interval
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake_keeper.wait(), interval)
+            self._wake_keeper.clear()
+            if self.direct and not self.spool.pending():
+                continue
+            try:
+                replayed = await self.replay()
+            except Exception as error:
+                self.direct = False
+                if str(error) != reported:
+                    level = logging.ERROR if isinstance(error, SchemaVersionError) else logging.INFO
+                    logger.log(level, "consent records: cannot replay the spool yet: %s", error)
+                    reported = str(error)
+                continue
+            reported = None
+            if replayed:
+                logger.info(
+                    "consent records: %d spooled records replayed into %s", replayed, self.url
+                )
+
+    # --- for tests and tools ----------------------------------------------------------------
+
+    async def count(self) -> int:
+        """How many records the database holds."""
+        async with self.engine.connect() as connection:
+            return int(
+                await connection.scalar(sa.select(sa.func.count()).select_from(records_table)) or 0
+            )
