@@ -46,6 +46,7 @@ from consent.browser.browserslist import (
     select,
 )
 from consent.browser.defaults import DEFAULT_BROWSER_FAMILIES
+from consent.browser.policy import DESKTOP_AGENTS
 from tests.support import REPO, require_tool
 
 GOLDEN_FOLDER = REPO / "tests" / "data" / "browserslist"
@@ -188,21 +189,29 @@ def test_every_query_kind_is_resolved_or_refused_by_name() -> None:
 
 def test_agent_keys_cover_every_agent_once() -> None:
     assert set(AGENT_KEYS) == set(data().agents)
-    assert len(set(AGENT_KEYS.values())) == len(AGENT_KEYS)
     existing = set(AGENT_KEYS.values()) - PROPOSED_KEYS
     assert set(AGENT_KEYS.values()) >= PROPOSED_KEYS
     assert existing <= set(DEFAULT_BROWSER_FAMILIES)
     assert not PROPOSED_KEYS & set(DEFAULT_BROWSER_FAMILIES)
-    assert set(AGENT_KEYS) == set(agent_keys_table())
+    table = agent_keys_table()
+    assert set(AGENT_KEYS) == set(table)
+    # An agent shares a key only as browserslist's desktopNames have it: its desktop browser's.
+    shared = {agent for agent, (_key, status) in table.items() if status == "shared"}
+    assert shared == set(DESKTOP_AGENTS) - {"android"}
+    for agent in shared:
+        assert AGENT_KEYS[agent] == AGENT_KEYS[DESKTOP_AGENTS[agent]], agent
+    owners = [key for agent, (key, status) in table.items() if status != "shared"]
+    assert len(owners) == len(set(owners))
 
 
-def agent_keys_table() -> dict[str, str]:
-    """agent → rule key, as the table in ``AGENT_KEYS``' docstring lists them."""
+def agent_keys_table() -> dict[str, tuple[str, str]]:
+    """agent → rule key and status, as the table in ``AGENT_KEYS``' docstring lists them."""
     source = Path(browserslist.__file__).read_text(encoding="utf-8")
     docstring = source.split("AGENT_KEYS: Final")[1].split('"""')[1]
     rows = [line.split() for line in docstring.splitlines() if line[:1].isalpha()]
-    table = {row[0]: row[1] for row in rows if len(row) > 2 and row[2] in {"existing", "proposed"}}
-    for agent, key in table.items():
+    statuses = {"existing", "shared", "proposed"}
+    table = {row[0]: (row[1], row[2]) for row in rows if len(row) > 2 and row[2] in statuses}
+    for agent, (key, _status) in table.items():
         assert AGENT_KEYS.get(agent) == key, agent
         assert (key in PROPOSED_KEYS) == (agent in proposed_rows(rows)), agent
     return table

@@ -1,4 +1,5 @@
-"""Version rules: minimums, inclusive ranges compared at their own precision, "unsupported"."""
+"""Version rules: minimums, inclusive ranges compared at their own precision, "unsupported", and
+relative rules ("-3", "esr", "not dead") made absolute against a release history."""
 
 from __future__ import annotations
 
@@ -8,7 +9,23 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consent.browser.rules import Rule, parse_rule, parse_version
+from consent.browser.rules import (
+    Releases,
+    Rule,
+    describe_rule,
+    is_relative,
+    parse_rule,
+    parse_version,
+    resolve_rule,
+)
+
+#: A release history with a jump in its numbering (as Safari's from 18 to 26) and dead releases.
+HISTORY = Releases(
+    name="browser",
+    versions=((3,), (4, 1), (4, 2), (18,), (18, 5), (26,), (26, 1), (27,)),
+    dead=frozenset({(3,), (4, 1)}),
+    esr=None,
+)
 
 
 @pytest.mark.parametrize(
@@ -82,3 +99,73 @@ def test_parse_version() -> None:
     assert parse_version("2.15") == (2, 15)
     with pytest.raises(ValueError, match="not a version"):
         parse_version("2.x")
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("-0", Rule(minimum=(27,))),
+        ("-1", Rule(minimum=(26,))),
+        (" - 2 ", Rule(minimum=(18,))),
+        ("-3", Rule(minimum=(4,))),
+        ("-99", Rule(minimum=(3,))),  # further back than the history: all of it
+        ("not dead", Rule(minimum=(4, 2))),
+        ("Not  Dead", Rule(minimum=(4, 2))),
+        ("24", Rule(minimum=(24,))),  # absolute rules read as parse_rule reads them
+    ],
+)
+def test_relative_rules(text: str, rule: Rule) -> None:
+    assert resolve_rule(text, HISTORY) == rule
+
+
+def test_relative_rules_need_their_data() -> None:
+    all_dead = Releases(name="ie", versions=((10,), (11,)), dead=frozenset(), all_dead=True)
+    assert resolve_rule("not dead", all_dead) == Rule(unsupported=True)
+    assert resolve_rule("esr", Releases(name="firefox", versions=(), esr=(115,))) == Rule(
+        minimum=(115,)
+    )
+    for text, releases, problem in [
+        ("-3", None, "write a version"),
+        ("esr", HISTORY, "'esr' is a Firefox release; browser has none"),
+        ("-100", HISTORY, "at most 99 majors"),
+        ("-1", Releases(name="op_mini", versions=()), "numbers no release of op_mini"),
+        ("- 3x", HISTORY, "a rule relative to the newest release"),
+    ]:
+        with pytest.raises(ValueError, match=problem):
+            resolve_rule(text, releases)
+
+
+@given(st.text(max_size=40))
+def test_an_absolute_rule_resolves_as_it_parses(text: str) -> None:
+    """``resolve_rule`` reads what is not relative exactly as ``parse_rule`` does."""
+    if is_relative(text):
+        return
+    parsed: Rule | ValueError
+    resolved: Rule | ValueError
+    try:
+        parsed = parse_rule(text)
+    except ValueError as error:
+        parsed = error
+    try:
+        resolved = resolve_rule(text, HISTORY)
+    except ValueError as error:
+        resolved = error
+    if isinstance(parsed, Rule):
+        assert resolved == resolve_rule(text, None) == parsed
+    else:
+        assert isinstance(resolved, ValueError)
+        # The same refusal; one that expected another form also names the relative forms.
+        assert str(resolved).startswith(str(parsed).removesuffix(" or 'unsupported'"))
+
+
+@pytest.mark.parametrize(
+    ("rule", "words"),
+    [
+        (Rule(minimum=(24,)), ">= 24"),
+        (Rule(minimum=(15,), maximum=(18,)), "15-18"),
+        (Rule(unsupported=True), "unsupported"),
+        (Rule(), "any version"),
+    ],
+)
+def test_describe_rule(rule: Rule, words: str) -> None:
+    assert describe_rule(rule) == words

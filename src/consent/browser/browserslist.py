@@ -76,9 +76,9 @@ AGENT_KEYS: Final[Mapping[str, str]] = {
     "android": "chrome_webview",
     "bb": "blackberry",
     "op_mob": "opera_mobile",
-    "and_chr": "chrome_android",
-    "and_ff": "firefox_android",
-    "ie_mob": "ie_mobile",
+    "and_chr": "chrome",
+    "and_ff": "firefox",
+    "ie_mob": "ie",
     "and_uc": "uc",
     "samsung": "samsung",
     "and_qq": "qq",
@@ -87,32 +87,38 @@ AGENT_KEYS: Final[Mapping[str, str]] = {
 }
 """Each caniuse agent's browser rule key, and the ua-parser (uap-core) families it covers.
 
+``consent.browser.policy`` gives each key the oldest version a query selects of its agents.
+A ``shared`` agent is a mobile browser whose versions are its desktop browser's (browserslist's
+``desktopNames``): caniuse lists only its current release, so it shares the desktop key, whose
+families already hold it. A ``proposed`` key has no ua-parser family yet, so what a query selects
+of its agent judges no browser; a site can wire one in with ``browser_families``.
+
 =========  ===============  =========  ===================================================
 agent      rule key         status     ua-parser families
 =========  ===============  =========  ===================================================
-ie         ie               existing   IE (the key also holds IE Mobile today; see ie_mob)
+ie         ie               existing   IE, IE Mobile
 edge       edge             existing   Edge, Edge Mobile
-firefox    firefox          existing   Firefox, Firefox Beta, Firefox Alpha (the key also
-                                       holds Firefox Mobile and Firefox iOS today)
-chrome     chrome           existing   Chrome, Chromium, HeadlessChrome (the key also holds
-                                       Chrome Mobile and Chrome Mobile iOS today)
-safari     safari           existing   Safari (the key also holds Mobile Safari today)
-opera      opera            existing   Opera (the key also holds Opera Mobile today)
+firefox    firefox          existing   Firefox, Firefox Beta, Firefox Alpha, Firefox Mobile,
+                                       Firefox iOS
+chrome     chrome           existing   Chrome, Chromium, HeadlessChrome, Chrome Mobile,
+                                       Chrome Mobile iOS
+safari     safari           existing   Safari (and Mobile Safari while no rule names
+                                       safari_ios)
+opera      opera            existing   Opera (and Opera Mobile while no rule names
+                                       opera_mobile)
+ios_saf    safari_ios       existing   Mobile Safari (WKWebView, ``safari_webview``,
+                                       reports no version); Chrome Mobile iOS and Firefox iOS
+                                       run the same WebKit but report their own version
+op_mob     opera_mobile     existing   Opera Mobile
 op_mini    opera_mini       existing   Opera Mini
 samsung    samsung          existing   Samsung Internet
 and_uc     uc               existing   UC Browser
 android    chrome_webview   existing   Chrome Mobile WebView: caniuse numbers Android's browser
                                        with Chrome's versions since 4.4.4; its 2.1-4.4.4
-                                       releases are the family Android, a key of its own
-                                       (``android``) if a site names them
-ios_saf    safari_ios       proposed   Mobile Safari, Mobile Safari UI/WKWebView (today
-                                       ``safari_webview``); Chrome Mobile iOS and Firefox iOS
-                                       run the same WebKit but report their own version, so
-                                       they would need the iOS version instead
-and_chr    chrome_android   proposed   Chrome Mobile
-and_ff     firefox_android  proposed   Firefox Mobile
-op_mob     opera_mobile     proposed   Opera Mobile
-ie_mob     ie_mobile        proposed   IE Mobile
+                                       releases are the family Android, which no key judges
+and_chr    chrome           shared     Chrome Mobile, under chrome
+and_ff     firefox          shared     Firefox Mobile, under firefox
+ie_mob     ie               shared     IE Mobile, under ie
 bb         blackberry       proposed   BlackBerry WebKit
 and_qq     qq               proposed   QQ Browser Mobile, QQ Browser, QQ Browser Mini
 baidu      baidu            proposed   Baidu Browser, Baidu Explorer
@@ -121,20 +127,8 @@ kaios      kaios            proposed   none yet: uap-core names no KaiOS browser
 =========  ===============  =========  ===================================================
 """
 
-#: The keys of ``AGENT_KEYS`` that no rule uses yet: wiring them in adds them to the families.
-PROPOSED_KEYS: Final = frozenset(
-    {
-        "safari_ios",
-        "chrome_android",
-        "firefox_android",
-        "opera_mobile",
-        "ie_mobile",
-        "blackberry",
-        "qq",
-        "baidu",
-        "kaios",
-    }
-)
+#: The keys of ``AGENT_KEYS`` that no ua-parser family has yet: wiring one in adds its families.
+PROPOSED_KEYS: Final = frozenset({"blackberry", "qq", "baidu", "kaios"})
 
 #: A selection: (caniuse agent, version) pairs.
 Selection = frozenset[tuple[str, str]]

@@ -26,7 +26,7 @@ from ua_parser.regex import Resolver
 from user_agents.parsers import Browser, Device, OperatingSystem, UserAgent
 
 from consent.browser.advice import UpdateAdvice, UpdateAdvisor
-from consent.browser.rules import Verdict, Version, parse_rule
+from consent.browser.rules import Verdict, Version
 from consent.settings import ConsentSettings
 
 logger = logging.getLogger(__name__)
@@ -227,10 +227,11 @@ class BrowserClassifier:
     def __init__(self, settings: ConsentSettings) -> None:
         self.max_user_agent_length = settings.max_user_agent_length
         self.client_hints = settings.client_hints
-        self.family_keys = {
-            family: key for key, families in settings.family_map().items() for family in families
-        }
-        self.rules = {key: parse_rule(rule) for key, rule in settings.browsers.items()}
+        # Resolved when the settings were loaded (a browserslist query among them): a verdict
+        # is a lookup and a comparison.
+        policy = settings.browser_policy()
+        self.family_keys = dict(policy.family_keys)
+        self.rules = {key: stated.rule for key, stated in policy.rules.items()}
         self.advised_verdicts = settings.notice_verdicts if settings.notice_enabled else frozenset()
         self.advisor = UpdateAdvisor(settings, _RESOLVER.os.extract)
         self._lookup = functools.lru_cache(maxsize=settings.browser_cache_size)(self._classify)

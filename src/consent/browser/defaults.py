@@ -1,7 +1,11 @@
 """The browser tables the settings start from: which ua-parser families each rule key covers,
 the names shown in the requirements list, where to get a newer version, and the seed site's
 rules. Settings extend or replace them (``browser_families``, ``browser_names``,
-``browser_update_urls``, ``browsers``)."""
+``browser_update_urls``, ``browsers``).
+
+A family may be listed under two keys, a broad one and a narrower one (``NARROWER_KEYS``):
+Mobile Safari is ``safari`` for a site whose rules name Safari alone, and ``safari_ios`` as soon
+as a rule names iOS Safari (as a browserslist query does: caniuse counts iOS Safari apart)."""
 
 from __future__ import annotations
 
@@ -13,14 +17,21 @@ DEFAULT_BROWSER_FAMILIES: dict[str, tuple[str, ...]] = {
     "ie": ("IE", "IE Mobile"),
     "edge": ("Edge", "Edge Mobile"),
     "opera": ("Opera", "Opera Mobile"),
+    "opera_mobile": ("Opera Mobile",),
     "opera_mini": ("Opera Mini",),
     "safari": ("Safari", "Mobile Safari"),
+    "safari_ios": ("Mobile Safari",),
     "safari_webview": ("Mobile Safari UI/WKWebView",),
     "seamonkey": ("SeaMonkey",),
     "samsung": ("Samsung Internet",),
     "yandex": ("Yandex Browser",),
     "uc": ("UC Browser",),
 }
+
+#: Keys that take their families from a broader key when a rule names them; without a rule of
+#: their own, those families stay with the broader key (and its rule), as before the key existed.
+#: Opera Mobile's versions have not followed Opera's since it moved to Chromium.
+NARROWER_KEYS: dict[str, str] = {"safari_ios": "safari", "opera_mobile": "opera"}
 
 #: The names shown in the requirements list, and where a visitor can get a newer version.
 DEFAULT_BROWSER_NAMES: dict[str, str] = {
@@ -30,8 +41,10 @@ DEFAULT_BROWSER_NAMES: dict[str, str] = {
     "ie": "Internet Explorer",
     "edge": "Microsoft Edge",
     "opera": "Opera",
+    "opera_mobile": "Opera Mobile",
     "opera_mini": "Opera Mini",
     "safari": "Apple Safari",
+    "safari_ios": "iOS Safari",
     "safari_webview": "iOS WebView",
     "seamonkey": "SeaMonkey",
     "samsung": "Samsung Internet",
@@ -45,6 +58,7 @@ DEFAULT_UPDATE_URLS: dict[str, str] = {
     "ie": "https://www.microsoft.com/edge",
     "edge": "https://www.microsoft.com/edge",
     "opera": "https://www.opera.com/download",
+    "opera_mobile": "https://www.opera.com/download",
     "safari": "https://support.apple.com/downloads/safari",
     "seamonkey": "https://www.seamonkey-project.org/releases/",
     "samsung": "https://www.samsung.com/us/support/owners/app/samsung-internet",

@@ -21,7 +21,7 @@ from markupsafe import escape
 
 from consent.browser.advice import UpdateAdvice
 from consent.browser.defaults import FINAL_VERSIONS
-from consent.browser.rules import format_version, parse_rule
+from consent.browser.rules import format_version
 from consent.page.i18n import Catalog, localised_list
 from consent.settings import ConsentSettings
 
@@ -136,7 +136,7 @@ class Renderer:
             keep_trailing_newline=False,
         )
         self.environment.globals["static_url"] = self.static_url
-        self._rules = {key: parse_rule(rule) for key, rule in settings.browsers.items()}
+        self._rules = {key: stated.rule for key, stated in settings.browser_policy().rules.items()}
         self.snippet = lru_cache(maxsize=512)(self._snippet)
         #: Filled snippets by snippet, page and nonce: most requests are for a few pages.
         self._filled = lru_cache(maxsize=512)(_fill)
@@ -159,13 +159,17 @@ class Renderer:
         return f"{self.settings.prefix}/static/{name}?v={self.assets[name].etag}"
 
     def requirements(self, language: str) -> str:
-        """The minimal requirements, e.g. "Google Chrome 24+, Opera 15–18, SeaMonkey 2.15–2.23"."""
+        """The minimal requirements, e.g. "Google Chrome 24+, Opera 15–18, SeaMonkey 2.15–2.23",
+        from the resolved rules (a browserslist query's too); a browser accepted at any version
+        (Opera Mini under a query that selects it) is named alone."""
         items = []
         for key, rule in self._rules.items():
-            if rule.unsupported or rule.minimum is None:
+            if rule.unsupported:
                 continue
             name = self.settings.browser_name(key)
-            if rule.maximum is not None:
+            if rule.minimum is None:
+                items.append(name)
+            elif rule.maximum is not None:
                 items.append(
                     f"{name} {format_version(rule.minimum)}\u2013{format_version(rule.maximum)}"
                 )
