@@ -35,3 +35,10 @@ def live_server() -> Iterator[Callable[[Any], LiveServer]]:
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_record_store_in_the_repository(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings read from the environment or a TOML file (the examples) keep no records unless
+    a test asks: the default store is a SQLite file in the working directory, the repository."""
+    monkeypatch.setenv("CONSENT_RECORDS_URL", "none")

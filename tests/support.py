@@ -80,7 +80,11 @@ CHROMIUM_LAUNCH_ARGS = [
 
 
 def make_settings(**overrides: Any) -> ConsentSettings:
-    values: dict[str, Any] = {"secret_keys": ["test-key-newest", "test-key-older"]}
+    # No record store unless a test asks for one: the default would write into the working tree.
+    values: dict[str, Any] = {
+        "secret_keys": ["test-key-newest", "test-key-older"],
+        "records_url": "none",
+    }
     values.update(overrides)
     return ConsentSettings.load(**values)
 

@@ -1,17 +1,25 @@
-"""``consent check "<user agent>"`` and ``consent demo``."""
+"""The ``consent`` command: ``check "<user agent>"``, ``browsers``, ``demo`` and ``records``."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
+from consent.browser.browserslist import load_data
 from consent.browser.classify import BrowserClassifier
+from consent.browser.policy import BrowserPolicy, KeyRule
+from consent.browser.rules import describe_rule, format_version
 from consent.settings import ConfigurationError, ConsentSettings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["records"]:
+        return _records(arguments[1:])
     parser = argparse.ArgumentParser(prog="consent", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("check", help="classify a User-Agent against the browser rules")
@@ -21,6 +29,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     check.add_argument(
         "--client-hints", metavar="VALUE", help="a Sec-CH-UA-Full-Version-List value"
+    )
+    browsers = commands.add_parser(
+        "browsers", help="the browser rules the settings resolve to (a browserslist query's too)"
+    )
+    browsers.add_argument(
+        "--settings", metavar="TOML", help="a settings file (default: built-in rules)"
+    )
+    browsers.add_argument(
+        "--json", action="store_true", help="as JSON, with the release data's source"
+    )
+    commands.add_parser(
+        "records",
+        help="read the consent records back (consent records --help)",
+        add_help=False,
     )
     demo = commands.add_parser("demo", help="serve the example app on localhost")
     demo.add_argument("--host", default="127.0.0.1")
@@ -32,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    if args.command == "check":
+    if args.command in ("check", "browsers"):
         try:
             settings = (
                 ConsentSettings.from_toml(args.settings, debug=True)
@@ -42,19 +64,102 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ConfigurationError as error:
             print(f"consent: {error}", file=sys.stderr)
             return 2
+        if args.command == "browsers":
+            policy = settings.browser_policy()
+            print(json.dumps(_policy_json(policy), indent=2) if args.json else _policy_text(policy))
+            return 0
         hints = args.client_hints.encode("latin-1", "replace") if args.client_hints else None
         info = BrowserClassifier(settings).classify(
             args.user_agent.encode("utf-8", "replace"), hints
         )
+        stated = settings.browser_policy().rules.get(info.key or "")
         print(f"family:  {info.family}")
         print(f"version: {info.version_string or '-'}")
-        print(
-            f"rule:    {info.key or '-'}"
-            + (f" ({settings.browsers[info.key]})" if info.key in settings.browsers else "")
-        )
+        print(f"rule:    {info.key or '-'}" + (f" ({stated.describe()})" if stated else ""))
         print(f"verdict: {info.verdict}")
         return 0
     return _demo(args.app, args.host, args.port)
+
+
+def _decided_by(key: str, stated: KeyRule) -> str:
+    if stated.written is None:
+        return f"from {stated.query}"
+    return f"browsers.{key} = {json.dumps(stated.written)}"
+
+
+def _policy_text(policy: BrowserPolicy) -> str:
+    """One line per key: its rule and what decided it, then what a query selects but judges
+    no browser."""
+    data = policy.data or load_data()
+    lines = [
+        f"query:  {policy.query.label if policy.query else '-'}",
+        f"data:   {data.package} {data.version} (newest release {data.date.isoformat()}, "
+        f"{data.license})",
+    ]
+    width = max((len(key) for key in policy.rules), default=0)
+    for key, stated in policy.rules.items():
+        shown = describe_rule(stated.rule)
+        lines.append(f"{key:<{width}}  {shown:<12} {_decided_by(key, stated)}")
+    for agent, reason in policy.unused.items():
+        lines.append(f"not judged: {agent} {reason}")
+    return "\n".join(lines)
+
+
+def _policy_json(policy: BrowserPolicy) -> dict[str, Any]:
+    data = policy.data or load_data()
+    rules = {}
+    for key, stated in policy.rules.items():
+        rule = stated.rule
+        rules[key] = {
+            "rule": describe_rule(rule),
+            "minimum": format_version(rule.minimum) if rule.minimum is not None else None,
+            "maximum": format_version(rule.maximum) if rule.maximum is not None else None,
+            "unsupported": rule.unsupported,
+            "decided_by": _decided_by(key, stated),
+        }
+    query = policy.query
+    return {
+        "data": {
+            "package": data.package,
+            "version": data.version,
+            "date": data.date.isoformat(),
+            "license": data.license,
+            "browserslist": data.browserslist_version,
+        },
+        "query": None if query is None else {"label": query.label, "entries": list(query.entries)},
+        "rules": rules,
+        "selected": {agent: list(versions) for agent, versions in policy.selected.items()},
+        "not_judged": dict(policy.unused),
+    }
+
+
+def _records(argv: list[str]) -> int:
+    """``consent records [--settings TOML] …``: the store of ``records_url`` in the settings."""
+    from consent.records.cli import main as records_main  # sqlalchemy only for this command
+
+    settings_file = None
+    rest: list[str] = []
+    words = iter(argv)
+    for word in words:  # --settings TOML, anywhere among the records command's arguments
+        if word == "--settings":
+            settings_file = next(words, None)
+            if settings_file is None:
+                print("consent records: --settings needs a TOML file", file=sys.stderr)
+                return 2
+        elif word.startswith("--settings="):
+            settings_file = word.split("=", 1)[1]
+        else:
+            rest.append(word)
+    try:
+        settings = (
+            ConsentSettings.from_toml(settings_file, debug=True)
+            if settings_file
+            else ConsentSettings.load(debug=True)
+        )
+    except ConfigurationError as error:
+        print(f"consent: {error}", file=sys.stderr)
+        return 2
+    return records_main(rest, settings.records_url)
 
 
 def _demo(app: str, host: str, port: int) -> int:

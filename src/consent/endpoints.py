@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -26,6 +27,8 @@ from starlette.types import Receive, Scope, Send
 
 from consent.choice.codec import ConsentState, Source
 from consent.page.render import MAX_NEXT
+from consent.records.model import Action, RecordSource
+from consent.records.recorder import DecisionRecorder
 from consent.settings import SECURE_PREFIXES
 from consent.visitor import Site, Visitor, request_cookies, secure_cookies
 
@@ -33,6 +36,8 @@ audit = logging.getLogger("consent.audit")
 logger = logging.getLogger("consent")
 
 MAX_BODY = 8 * 1024
+#: An ``Idempotency-Key`` header is a UUID (36 characters, 38 with braces).
+MAX_IDEMPOTENCY_KEY = 64
 ACTIONS = ("accept_all", "reject_all", "save")
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 
@@ -78,6 +83,8 @@ class ConsentEndpoints:
         self.settings = site.settings
         self.on_decision = on_decision
         self.optional = tuple(n for n, c in self.settings.categories.items() if not c.required)
+        self.recorder = DecisionRecorder(self.settings, site.catalog.texts, site.catalog.category)
+        self.settings_page_path = self.settings.prefix + "/settings"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -114,7 +121,7 @@ class ConsentEndpoints:
         _allow(method, "GET", "HEAD", "POST")
         _same_origin(request)
         choice = await self.read_choice(request)
-        return self.decide(choice, visitor, request)
+        return await self.decide(choice, visitor, request)
 
     def state_response(self, state: ConsentState) -> Response:
         return JSONResponse(
@@ -185,7 +192,7 @@ class ConsentEndpoints:
                 raise BadRequestError(f"unknown category {shown!r}")
         return tuple(names)
 
-    def decide(self, choice: Choice, visitor: Visitor, request: Request) -> Response:
+    async def decide(self, choice: Choice, visitor: Visitor, request: Request) -> Response:
         site = self.site
         if choice.action == "accept_all":
             granted = frozenset(self.optional)
@@ -198,6 +205,7 @@ class ConsentEndpoints:
         record, value = site.codec.decide(granted, choice.source, previous._record)
         state = site.codec.state_of(record, gpc=previous.gpc)
         self.record(state, previous, record.last_decided)
+        await self.keep_record(choice, state, previous, visitor, request)
         if choice.wants_json:
             response: Response = self.state_response(state)
         else:
@@ -228,6 +236,56 @@ class ConsentEndpoints:
                 self.on_decision(event)
             except Exception:
                 logger.exception("consent: the on_decision callback failed")
+
+    async def keep_record(
+        self,
+        choice: Choice,
+        state: ConsentState,
+        previous: ConsentState,
+        visitor: Visitor,
+        request: Request,
+    ) -> None:
+        """Writes the decision's record to the store (committed, or spooled after
+        ``records_commit_wait`` seconds). The visitor's choice stands even if neither can keep
+        it: that is logged as an error, and the answer goes out."""
+        if not self.recorder.enabled:
+            return
+        assert state.consent_id is not None
+        page = safe_next(choice.next_path) if choice.next_path else _referer_path(request)
+        client = request.client
+        try:
+            await self.recorder.keep(
+                consent_id=state.consent_id,
+                action=self.record_action(choice, state, previous),
+                granted=state.granted,
+                refused=set(self.settings.categories) - state.granted,
+                revision=state.revision,
+                source=self.record_source(choice, request),
+                language=visitor.language,
+                path=page,
+                user_agent=visitor.user_agent,
+                client_address=client.host if client else None,
+                record_id=_idempotency_key(request),
+            )
+        except Exception:  # RecordNotKeptError, or a store that cannot run here
+            logger.exception("consent: the decision of %s was not recorded", state.consent_id)
+
+    def record_action(self, choice: Choice, state: ConsentState, previous: ConsentState) -> Action:
+        """``withdraw`` when a decided visitor now grants less than before; ``gpc`` when a
+        visitor whose browser sends Global Privacy Control refuses every optional category;
+        else the button's action."""
+        if previous.decided and previous.granted - state.granted:
+            return "withdraw"
+        if previous.gpc and not state.granted.intersection(self.optional):
+            return "gpc"
+        return choice.action  # type: ignore[return-value]  # one of ACTIONS, checked on read
+
+    def record_source(self, choice: Choice, request: Request) -> RecordSource:
+        """Where the choice was made: the no-JavaScript settings page (its form posts with the
+        page as Referer), the banner, or another client of the API."""
+        if not choice.wants_json and _referer_path(request) == self.settings_page_path:
+            return "settings page"
+        return choice.source
 
     async def dismiss_notice(self, request: Request) -> Response:
         _same_origin(request)
@@ -357,6 +415,27 @@ def _same_origin(request: Request) -> None:
                 f"cross-site request refused ({header.title()}: {value[:60]})", 403
             )
         return
+
+
+def _idempotency_key(request: Request) -> uuid.UUID | None:
+    """The record id a client chose for its decision (``Idempotency-Key: <UUID>``), so that a
+    retried request is recorded once; None (a fresh id) without one or with one not a UUID."""
+    key = request.headers.get("idempotency-key")
+    if key is None or len(key) > MAX_IDEMPOTENCY_KEY:
+        return None
+    try:
+        return uuid.UUID(key.strip())
+    except ValueError:
+        return None
+
+
+def _referer_path(request: Request) -> str:
+    """The path of the page the request came from, when it is on this site; else ``""``."""
+    referer = request.headers.get("referer")
+    if not referer:
+        return ""
+    parts = urlsplit(referer.strip())
+    return safe_next(parts.path) if parts.path else ""
 
 
 def _normalise_host(netloc: str, scheme: str) -> str:

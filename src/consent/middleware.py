@@ -30,6 +30,7 @@ from consent.page.start import (
     SetsCookies,
     StartPlans,
 )
+from consent.records.recorder import DecisionRecorder
 from consent.settings import ConsentSettings
 from consent.state import RequestState
 from consent.visitor import Site, Visitor
@@ -98,6 +99,9 @@ class ConsentMiddleware:
             if self.settings.consent_enabled:
                 send = WebSocketResponder(self.site.policy, state, send).send
             await self.app(scope, receive, send)
+        elif scope["type"] == "lifespan" and self.endpoints.recorder.enabled:
+            lifespan = RecordsLifespan(self.endpoints.recorder, receive, send)
+            await self.app(scope, lifespan.receive, lifespan.send)
         else:
             await self.app(scope, receive, send)
 
@@ -248,6 +252,32 @@ class HeldStart:
     def body_message(self) -> Message:
         """What was held, as one body message."""
         return {"type": "http.response.body", "body": self._body, "more_body": self._more_body}
+
+
+class RecordsLifespan:
+    """The app's lifespan messages, passed on, with the record store started before the app's
+    start-up (its spool replayed) and closed after the app's shutdown. A store that cannot
+    start (a wrong ``records_url``) fails the start-up with the reason."""
+
+    def __init__(self, recorder: DecisionRecorder, receive: Receive, send: Send) -> None:
+        self.recorder = recorder
+        self.upstream = receive
+        self.downstream = send
+
+    async def receive(self) -> Message:
+        message = await self.upstream()
+        if message["type"] == "lifespan.startup":
+            try:
+                await self.recorder.start(replay=True)
+            except Exception as error:
+                await self.downstream({"type": "lifespan.startup.failed", "message": str(error)})
+                raise
+        return message
+
+    async def send(self, message: Message) -> None:
+        if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+            await self.recorder.close()
+        await self.downstream(message)
 
 
 class WebSocketResponder:

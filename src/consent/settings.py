@@ -16,7 +16,15 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -30,7 +38,8 @@ from consent.browser.defaults import (
     DEFAULT_BROWSER_RULES,
     DEFAULT_UPDATE_URLS,
 )
-from consent.browser.rules import VERDICTS, Verdict, parse_rule
+from consent.browser.policy import BrowserPolicy, QuerySource
+from consent.browser.rules import VERDICTS, Verdict
 
 logger = logging.getLogger("consent")
 
@@ -44,6 +53,13 @@ HOST_PREFIX = "__Host-"
 #: then no sibling subdomain can plant a consent cookie of its own.
 DEFAULT_COOKIE_NAME = "consent"
 HOST_COOKIE_NAME = HOST_PREFIX + DEFAULT_COOKIE_NAME
+
+#: The record store's defaults and bounds (``records_*`` settings).
+DEFAULT_RECORDS_URL = "sqlite+aiosqlite:///consent-records.sqlite3"
+DEFAULT_RECORDS_SPOOL = "consent-records.spool.jsonl"
+RECORDS_OFF = "none"
+MAX_RECORDS_COMMIT_WAIT = 60.0
+MAX_RECORDS_RETENTION_DAYS = 36_500
 
 CATEGORY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -135,6 +151,13 @@ class ConsentSettings(BaseSettings):
     accept_client_hints: bool = False
     max_user_agent_length: int = Field(default=1024, ge=64, le=2048)
     browser_cache_size: int = Field(default=4096, ge=0, le=1_000_000)
+    # The same rules from a browserslist query, or from the front-end build's config file.
+    browserslist: str | None = None
+    browserslist_file: Path | None = None
+    #: The config section read; None: BROWSERSLIST_ENV, else NODE_ENV, else "production".
+    browserslist_env: str | None = None
+    #: Warn at start-up when the shipped release data is older than this (0: never).
+    browser_data_max_age_days: int = Field(default=182, ge=0, le=36500)
 
     # Cookie consent.
     consent_enabled: bool = True
@@ -160,6 +183,23 @@ class ConsentSettings(BaseSettings):
     languages: tuple[str, ...] = ()
     texts: dict[str, dict[str, str]] = Field(default_factory=dict)
     templates_dir: Path | None = None
+
+    # --- Proof of consent: the record store (consent.records) ----------------------------------
+    #: Where every decision's record is kept: a SQLite or PostgreSQL URL, or "none" (off).
+    records_url: str = DEFAULT_RECORDS_URL
+    #: How much of the client address a record keeps.
+    records_ip: Literal["truncated", "none", "full"] = "truncated"
+    #: Seconds a decision waits for its record's commit before the record is spooled instead.
+    records_commit_wait: float = Field(default=2.0, gt=0, le=MAX_RECORDS_COMMIT_WAIT)
+    #: The local spool file; None: beside the SQLite file, else ``consent-records.spool.jsonl``
+    #: in the working directory.
+    records_spool: Path | None = None
+    #: Records older than this are deleted, daily; None keeps them.
+    records_retention_days: int | None = Field(default=None, ge=1, le=MAX_RECORDS_RETENTION_DAYS)
+    # --- end of the record store's settings -----------------------------------------------------
+
+    #: The browser rules resolved from the settings above, once, when they are validated.
+    _browser_policy: BrowserPolicy | None = PrivateAttr(default=None)
 
     @classmethod
     def settings_customise_sources(
@@ -217,6 +257,16 @@ class ConsentSettings(BaseSettings):
             if not key.strip():
                 raise ValueError(f"secret_keys[{index}] is empty")
         return keys
+
+    @field_validator("records_url")
+    @classmethod
+    def _records_url(cls, url: str) -> str:
+        if url.strip().lower() == RECORDS_OFF:
+            return RECORDS_OFF
+        from consent.records.database import records_url  # sqlalchemy only for a store
+
+        records_url(url)  # RecordsConfigurationError, a ValueError naming records_url (masked)
+        return url
 
     @field_validator("prefix")
     @classmethod
@@ -288,10 +338,7 @@ class ConsentSettings(BaseSettings):
                     f"browsers.{key} = {rule!r}: unknown browser key {key!r}; known keys: "
                     f"{', '.join(sorted(families))} (add one with browser_families.{key})"
                 )
-            try:
-                parse_rule(rule)
-            except ValueError as error:
-                raise ValueError(f"browsers.{key} = {rule!r}: {error}") from None
+        self._browser_policy = self._resolve_browser_policy(families)
         seen: dict[str, str] = {}
         for name, category in self.categories.items():
             for pattern in category.cookies:
@@ -322,7 +369,28 @@ class ConsentSettings(BaseSettings):
             )
         return self
 
+    def _resolve_browser_policy(self, families: dict[str, tuple[str, ...]]) -> BrowserPolicy:
+        """The rules of ``browsers`` over those of a browserslist query: with a query, only the
+        rules a site wrote itself (the seed's are its default, not its choice)."""
+        query = QuerySource.from_settings(
+            self.browserslist, self.browserslist_file, self.browserslist_env
+        )
+        written = self.browsers if query is None or "browsers" in self.model_fields_set else {}
+        return BrowserPolicy.build(
+            written=written,
+            query=query,
+            families=families,
+            data_max_age_days=self.browser_data_max_age_days,
+        )
+
     # --- derived views ----------------------------------------------------------------------
+
+    def browser_policy(self) -> BrowserPolicy:
+        """Every browser key's rule and which key judges each ua-parser family, resolved once
+        (a browserslist query among them) when the settings were validated."""
+        if self._browser_policy is None:  # built without validation (model_construct)
+            self._browser_policy = self._resolve_browser_policy(self.family_map())
+        return self._browser_policy
 
     def family_map(self) -> dict[str, tuple[str, ...]]:
         """Each rule key and the ua-parser families it covers, defaults extended by settings."""
@@ -335,6 +403,19 @@ class ConsentSettings(BaseSettings):
 
     def browser_update_url(self, key: str) -> str | None:
         return self.browser_update_urls.get(key) or DEFAULT_UPDATE_URLS.get(key)
+
+    def records_spool_path(self) -> Path:
+        """The record store's spool: ``records_spool``, else beside the SQLite file, else
+        :data:`DEFAULT_RECORDS_SPOOL` in the working directory."""
+        if self.records_spool is not None:
+            return self.records_spool
+        if self.records_url.startswith("sqlite"):
+            from consent.records.database import records_url
+
+            database = records_url(self.records_url).database
+            if database and database != ":memory:":
+                return Path(database + ".spool.jsonl")
+        return Path(DEFAULT_RECORDS_SPOOL)
 
     def signing_keys(self) -> tuple[str, ...]:
         """The keys that sign and verify, newest first; an ephemeral one in debug mode."""

@@ -1,0 +1,183 @@
+"""The middleware's side of the record store: started with the app, a record per decision.
+
+:class:`DecisionRecorder` opens the store the ``records_*`` settings describe (none when
+``records_url = "none"``), starts it when the app starts (ASGI ``lifespan.startup``, which also
+replays the spool) or else on the first decision, and closes it when the app stops. It builds each
+decision's :class:`DecisionRecord` with the wording of the language the visitor was shown, built
+once per language. Pages never reach it: only a decision does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from consent.records.database import records_table
+from consent.records.model import Action, DecisionRecord, OfferedCategory, RecordSource, Wording
+from consent.records.store import RecordStore, Stored, open_store
+
+if TYPE_CHECKING:
+    from consent.settings import ConsentSettings
+
+logger = logging.getLogger("consent.records")
+
+#: Text keys that are not part of the consent wording (the outdated-browser notice).
+NOT_CONSENT_TEXTS = ("notice.",)
+#: Languages whose wording is kept built; a site offers a handful.
+MAX_CACHED_LANGUAGES = 64
+#: Seconds between two purges of the records older than ``records_retention_days``.
+RETENTION_INTERVAL = 86_400.0
+
+
+class DecisionRecorder:
+    """Keeps a record of every decision in the store of the settings (see the module)."""
+
+    def __init__(
+        self,
+        settings: ConsentSettings,
+        texts: Callable[[str], Mapping[str, str]],
+        category: Callable[[str, str], tuple[str, str]],
+    ) -> None:
+        self.settings = settings
+        self._texts = texts
+        self._category = category
+        self.store: RecordStore | None = (
+            open_store(
+                settings.records_url,
+                settings.records_spool_path(),
+                commit_wait=settings.records_commit_wait,
+            )
+            if settings.consent_enabled
+            else None
+        )
+        self._wordings: dict[str, Wording] = {}
+        self._start_lock: asyncio.Lock | None = None
+        self._started = False
+        self._retention: asyncio.Task[None] | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.store is not None
+
+    async def start(self, *, replay: bool = False) -> None:
+        """Starts the store once; a wrong ``records_url`` raises here. With ``replay`` (at the
+        app's start-up), the spool is written into the database before this returns, when the
+        database answers; else the store's keeper replays it in the background."""
+        if self.store is None or self._started:
+            return
+        if self._start_lock is None:
+            self._start_lock = asyncio.Lock()
+        async with self._start_lock:
+            if not self._started:
+                await self.store.start()
+                self._started = True
+                if self.settings.records_retention_days is not None:
+                    self._retention = asyncio.create_task(
+                        self._retention_loop(), name="consent records retention"
+                    )
+                if replay and self.store.direct and self.store.spool.pending():
+                    try:
+                        replayed = await self.store.replay()
+                    except Exception as error:  # the keeper tries again
+                        logger.warning("consent records: the spool was not replayed: %s", error)
+                    else:
+                        logger.info("consent records: %d spooled records replayed", replayed)
+
+    async def close(self) -> None:
+        """Writes what is queued, then lets go of the database and the spool."""
+        if self.store is not None and self._started:
+            self._started = False
+            if self._retention is not None:
+                self._retention.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._retention
+                self._retention = None
+            await self.store.close()
+
+    async def purge_expired(self) -> int:
+        """Deletes the records older than ``records_retention_days`` (none when unset);
+        returns how many went."""
+        days = self.settings.records_retention_days
+        if self.store is None or days is None:
+            return 0
+        cutoff = datetime.now(UTC) - timedelta(days=days)
+        async with self.store.engine.begin() as connection:
+            result = await connection.execute(
+                sa.delete(records_table).where(records_table.c.recorded_at < cutoff)
+            )
+        return max(result.rowcount, 0)
+
+    async def _retention_loop(self) -> None:
+        """Applies the retention at start-up, then every :data:`RETENTION_INTERVAL` seconds; a
+        database that does not answer is tried again at the next turn."""
+        while True:
+            try:
+                purged = await self.purge_expired()
+            except Exception as error:
+                logger.warning("consent records: the retention purge failed: %s", error)
+            else:
+                if purged:
+                    logger.info("consent records: %d records past their retention purged", purged)
+            await asyncio.sleep(RETENTION_INTERVAL)
+
+    def wording(self, language: str) -> Wording:
+        """The texts and categories shown in ``language``, built once per language."""
+        wording = self._wordings.get(language)
+        if wording is None:
+            texts = {
+                key: text
+                for key, text in self._texts(language).items()
+                if not key.startswith(NOT_CONSENT_TEXTS)
+            }
+            offered = []
+            for name, category in self.settings.categories.items():
+                label, description = self._category(language, name)
+                offered.append(OfferedCategory(name, label, description, category.required))
+            wording = Wording.build(language, texts, offered)
+            if len(self._wordings) >= MAX_CACHED_LANGUAGES:
+                self._wordings.clear()
+            self._wordings[language] = wording
+        return wording
+
+    async def keep(
+        self,
+        *,
+        consent_id: str,
+        action: Action,
+        granted: Iterable[str],
+        refused: Iterable[str],
+        revision: int,
+        source: RecordSource,
+        language: str,
+        path: str,
+        user_agent: bytes,
+        client_address: str | None,
+        record_id: uuid.UUID | None = None,
+    ) -> Stored | None:
+        """Records one decision: committed, or spooled after ``records_commit_wait`` seconds;
+        None when the store is off. A ``record_id`` the client chose makes a retry a no-op."""
+        if self.store is None:
+            return None
+        await self.start()
+        record = DecisionRecord.create(
+            consent_id=consent_id,
+            action=action,
+            granted=granted,
+            refused=refused,
+            revision=revision,
+            source=source,
+            wording=self.wording(language),
+            path=path,
+            user_agent=user_agent,
+            client_address=client_address,
+            ip_policy=self.settings.records_ip,
+            record_id=record_id,
+        )
+        return await self.store.record(record)
