@@ -2,14 +2,17 @@
 
 ``bare_app`` is a plain Starlette app with an HTML page (``/``, about 3 KB) and a small JSON
 response (``/api``, and ``/api/traced`` with a request id); ``consent_app`` is the same wrapped
-in ``ConsentMiddleware`` with the benchmark settings (a fixed secret key, defaults otherwise).
-``bench_uvicorn.py`` serves these with ``python -m uvicorn benchmarks.apps:bare_app`` (run from
-the repository root); ``bench_asgi.py`` and ``bench_memory.py`` call them directly.
+in ``ConsentMiddleware`` with the benchmark settings (a fixed secret key, no record store,
+defaults otherwise). ``bench_uvicorn.py`` serves these with ``python -m uvicorn
+benchmarks.apps:bare_app`` (run from the repository root); ``bench_asgi.py`` and
+``bench_memory.py`` call them directly, with the scopes and ``receive`` and ``send`` callables
+below.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from http.cookies import SimpleCookie
 from typing import Any
 
@@ -65,6 +68,76 @@ def request_headers(
     if cookie:
         headers.append(("cookie", cookie))
     return headers
+
+
+ASGI = {"version": "3.0", "spec_version": "2.3"}  # what uvicorn's h11 protocol sends
+
+
+def browser_headers(
+    user_agent: str, cookie: str | None, hints: str | None = CHROME_HINTS
+) -> list[tuple[bytes, bytes]]:
+    """The headers a desktop Chrome sends for a page, as uvicorn hands them over."""
+    return [
+        (name.encode("latin-1"), value.encode("latin-1"))
+        for name, value in request_headers(user_agent, cookie, hints)
+    ]
+
+
+def http_scope(
+    path: str, headers: list[tuple[bytes, bytes]], method: str = "GET", query: bytes = b""
+) -> dict[str, Any]:
+    """An HTTP scope as uvicorn builds it, from 127.0.0.1 to port 8000."""
+    return {
+        "type": "http",
+        "asgi": dict(ASGI),
+        "http_version": "1.1",
+        "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 51234),
+        "scheme": "http",
+        "method": method,
+        "root_path": "",
+        "path": path,
+        "raw_path": path.encode("latin-1"),
+        "query_string": query,
+        "headers": headers,
+        "state": {},
+    }
+
+
+def page_scope(
+    user_agent: str, cookie: str | None, hints: str | None = CHROME_HINTS
+) -> dict[str, Any]:
+    """A ``GET /`` scope with the headers a desktop Chrome sends, new ``bytes`` each time."""
+    return http_scope("/", browser_headers(user_agent, cookie, hints))
+
+
+def receiver(body: bytes = b"") -> Callable[[], Awaitable[dict[str, Any]]]:
+    """A ``receive`` that gives the request's body, then waits for a disconnect that never comes
+    (a server cancels it once the response is sent)."""
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.Event().wait()
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+_REQUEST = {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def receive_request() -> dict[str, Any]:
+    """The cheapest ``receive`` for timed loops: an empty body, every time."""
+    return _REQUEST
+
+
+async def discard(message: MutableMapping[str, Any]) -> None:
+    """A ``send`` that keeps nothing."""
+    return None
 
 
 _PLATFORMS = (
@@ -214,8 +287,9 @@ ROUTES = [
 
 
 def make_settings(**overrides: Any) -> ConsentSettings:
-    """The benchmark's consent settings: a fixed key, the defaults otherwise."""
-    values: dict[str, Any] = {"secret_keys": [BENCH_SECRET_KEY]}
+    """The benchmark's consent settings: a fixed key and no record store (``bench_records.py``
+    measures that), the defaults otherwise."""
+    values: dict[str, Any] = {"secret_keys": [BENCH_SECRET_KEY], "records_url": "none"}
     values.update(overrides)
     return ConsentSettings.load(**values)
 

@@ -16,7 +16,6 @@ cookie from an endpoint), never because of timing.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
 import itertools
@@ -25,7 +24,7 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,60 +32,28 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root
 
 from benchmarks.apps import (
-    CHROME_HINTS,
     CHROME_UA,
     GA_COOKIE,
     GeneratedAgents,
     NoopMiddleware,
+    browser_headers,
     cookie_value,
+    discard,
+    http_scope,
     make_bare_app,
     make_consent_app,
     make_session_app,
-    request_headers,
+    page_scope,
+    receive_request,
+    receiver,
 )
-from benchmarks.report import print_columns
+from benchmarks.scaffold import REPO, BrokenError, command_line, print_columns, report, run
 
 UA_CORPUS_ENV = "CONSENT_UA_CORPUS"
-UA_CORPUS_DEFAULT = Path(__file__).resolve().parents[1] / "tests/data/uap-core/test_ua.yaml"
-
-ASGI = {"version": "3.0", "spec_version": "2.3"}  # what uvicorn's h11 protocol sends
-
-
-class BrokenError(Exception):
-    """The benchmark setup or an app misbehaved (not a timing problem)."""
+UA_CORPUS_DEFAULT = REPO / "tests/data/uap-core/test_ua.yaml"
 
 
 # --- requests ------------------------------------------------------------------------------
-
-
-def browser_headers(
-    user_agent: str, cookie: str | None, hints: str | None = CHROME_HINTS
-) -> list[tuple[bytes, bytes]]:
-    """The headers a desktop Chrome sends for a page, as uvicorn hands them over."""
-    return [
-        (name.encode("latin-1"), value.encode("latin-1"))
-        for name, value in request_headers(user_agent, cookie, hints)
-    ]
-
-
-def http_scope(
-    path: str, headers: list[tuple[bytes, bytes]], method: str = "GET"
-) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": dict(ASGI),
-        "http_version": "1.1",
-        "server": ("127.0.0.1", 8000),
-        "client": ("127.0.0.1", 51234),
-        "scheme": "http",
-        "method": method,
-        "root_path": "",
-        "path": path,
-        "raw_path": path.encode("latin-1"),
-        "query_string": b"",
-        "headers": headers,
-        "state": {},
-    }
 
 
 class Recorder:
@@ -109,20 +76,6 @@ class Recorder:
     @property
     def body(self) -> bytes:
         return b"".join(m.get("body", b"") for m in self.messages[1:])
-
-
-def receiver(body: bytes = b"") -> Callable[[], Any]:
-    sent = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await asyncio.Event().wait()  # nothing more comes; a disconnect would be cancelled
-        return {"type": "http.disconnect"}
-
-    return receive
 
 
 async def call(app: Any, scope: dict[str, Any], body: bytes = b"") -> Recorder:
@@ -221,7 +174,7 @@ def scenarios(
 
     def new_generated(_i: int) -> dict[str, Any]:
         agent, hints = generated.next()
-        return http_scope("/", browser_headers(agent, decided, hints))
+        return page_scope(agent, decided, hints)
 
     consent_value = decided.rsplit("consent=", 1)[1]
     request_ids = itertools.count()
@@ -235,7 +188,7 @@ def scenarios(
     def analytics_changed(i: int) -> dict[str, Any]:
         # An analytics script rewrites its cookie's timestamp on every page view.
         cookie = f"_ga_XYZ123=GS1.1.1717171717.4.1.{1717172000 + i}.0.0.0; consent={consent_value}"
-        return http_scope("/", browser_headers(CHROME_UA, cookie))
+        return page_scope(CHROME_UA, cookie)
 
     chosen: list[Scenario] = [
         Scenario("bare_html", "bare Starlette, HTML page", bare, fixed("/", decided), "html"),
@@ -271,7 +224,7 @@ def scenarios(
         agents = list(corpus)
 
         def corpus_scope(i: int) -> dict[str, Any]:
-            return http_scope("/", browser_headers(agents[i % len(agents)], decided, None))
+            return page_scope(agents[i % len(agents)], decided, None)
 
         corpus_app = make_consent_app(make_bare_app())
         corpus_scenario = Scenario(
@@ -301,17 +254,6 @@ def scenarios(
     return chosen
 
 
-async def _sink(message: MutableMapping[str, Any]) -> None:
-    return None
-
-
-_REQUEST = {"type": "http.request", "body": b"", "more_body": False}
-
-
-async def _receive() -> dict[str, Any]:
-    return _REQUEST
-
-
 async def timed(app: Any, scopes: list[dict[str, Any]]) -> float:
     """Seconds to run every scope through ``app``, one after the other.
 
@@ -322,7 +264,7 @@ async def timed(app: Any, scopes: list[dict[str, Any]]) -> float:
     """
     start = time.perf_counter()
     while scopes:
-        await app(scopes.pop(), _receive, _sink)
+        await app(scopes.pop(), receive_request, discard)
     return time.perf_counter() - start
 
 
@@ -483,7 +425,8 @@ def fmt(value: float | None, spec: str = "{:.1f}") -> str:
     return "-" if value is None else spec.format(value)
 
 
-def print_table(summary: dict[str, Any], meta: dict[str, Any]) -> None:
+def print_table(summary: dict[str, Any]) -> None:
+    meta = summary["meta"]
     print(
         f"ASGI direct calls: {meta['rounds']} rounds × {meta['requests']} requests, "
         f"median per round (µs per request); Python {meta['python']}; UA corpus: {meta['corpus']}"
@@ -546,11 +489,9 @@ def setup(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
+    parser = command_line(__doc__, "a smoke run of a few seconds")
     parser.add_argument("--rounds", type=int, help="rounds (default 7, quick 3)")
     parser.add_argument("--requests", type=int, help="requests per scenario and round")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
     rounds = args.rounds or (3 if args.quick else 7)
     requests = args.requests or (300 if args.quick else 5000)
@@ -584,16 +525,8 @@ def main(argv: list[str] | None = None) -> int:
         "corpus": f"{len(corpus)} agents" if corpus else "none (generated agents only)",
         "cpus": os.cpu_count(),
     }
-    if args.json:
-        print(json.dumps({"meta": meta, **summary}, indent=2))
-    else:
-        print_table(summary, meta)
-    return 0
+    return report({"meta": meta, **summary}, args.json, print_table)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BrokenError as error:
-        print(f"bench_asgi: BROKEN: {error}", file=sys.stderr)
-        sys.exit(1)
+    run(main)

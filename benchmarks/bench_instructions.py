@@ -27,14 +27,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
-import os
-import re
-import shutil
 import subprocess
 import sys
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -42,14 +36,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root
 
-from benchmarks.bench_asgi import BrokenError, check, corpus_path, load_corpus, setup, timed
-from benchmarks.report import print_columns
+from benchmarks import cachegrind
+from benchmarks.bench_asgi import check, corpus_path, load_corpus, setup, timed
+from benchmarks.scaffold import BrokenError, command_line, print_columns, report, run
 
 QUICK_SCENARIOS = ("bare_html", "consent_html")
 CORPUS_SCENARIO = "consent_corpus_ua"
-#: valgrind counting instructions only; its per-line output file is not needed.
-CACHEGRIND = ("valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null")
-_TOTAL = re.compile(rb"I\s+refs:\s+([\d,]+)")
 
 
 def child(key: str, run: int, build: int) -> None:
@@ -85,32 +77,13 @@ def child_command(key: str, run: int, build: int) -> list[str]:
 
 def count(key: str, run: int, build: int) -> int:
     """Instructions executed by a child process that runs ``run`` of ``build`` requests."""
-    command = [*CACHEGRIND, *child_command(key, run, build)]
-    done = subprocess.run(command, capture_output=True, env=cachegrind_environment(), check=False)
-    found = instructions(done.stderr)
+    command = [*cachegrind.COMMAND, *child_command(key, run, build)]
+    done = subprocess.run(command, capture_output=True, env=cachegrind.environment(), check=False)
+    found = cachegrind.instructions(done.stderr)
     if done.returncode != 0 or found is None:
         tail = done.stderr.decode(errors="replace")[-2000:]
         raise BrokenError(f"{key}: the child under valgrind failed ({done.returncode}):\n{tail}")
     return found
-
-
-def cachegrind_environment() -> dict[str, str]:
-    """This process's environment, with hash randomisation off so that counts repeat."""
-    return {**os.environ, "PYTHONHASHSEED": "0"}
-
-
-def instructions(output: bytes) -> int | None:
-    """The instruction count in what valgrind printed under ``CACHEGRIND``, if it printed one."""
-    found = _TOTAL.search(output)
-    return int(found.group(1).replace(b",", b"")) if found else None
-
-
-def per_request(count: Callable[[int], int], few: int, many: int) -> float:
-    """Instructions of one request: ``count(many) - count(few)`` (the two run side by side)
-    over ``many - few``."""
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        low, high = pool.map(count, (few, many))
-    return (high - low) / (many - few)
 
 
 @dataclass(frozen=True)
@@ -134,18 +107,18 @@ def available() -> dict[str, Listed]:
 
 def summarise(counts: dict[str, float], scenarios: dict[str, Listed]) -> list[dict[str, Any]]:
     rows = []
-    for key, instructions in counts.items():
+    for key, count_per_request in counts.items():
         label, kind = scenarios[key].label, scenarios[key].kind
         bare, noop, session = (counts.get(f"{name}_{kind}") for name in ("bare", "noop", "session"))
-        added = instructions - bare if bare is not None else None
+        added = count_per_request - bare if bare is not None else None
         session_added = session - bare if session is not None and bare is not None else None
         rows.append(
             {
                 "key": key,
                 "scenario": label,
-                "instructions": instructions,
+                "instructions": count_per_request,
                 "added_vs_bare": added,
-                "added_vs_noop": instructions - noop if noop is not None else None,
+                "added_vs_noop": count_per_request - noop if noop is not None else None,
                 "ratio_to_session_added": (
                     added / session_added
                     if added is not None and session_added and key != f"bare_{kind}"
@@ -156,7 +129,8 @@ def summarise(counts: dict[str, float], scenarios: dict[str, Listed]) -> list[di
     return rows
 
 
-def print_table(rows: list[dict[str, Any]], runs: dict[str, tuple[int, int]]) -> None:
+def print_table(result: dict[str, Any]) -> None:
+    rows, runs = result["rows"], result["runs"]
     sizes = ", ".join(sorted({f"{few} and {many}" for few, many in runs.values()}))
     print(
         f"Instructions per request (cachegrind; runs of {sizes} requests, the difference per "
@@ -183,8 +157,7 @@ def print_table(rows: list[dict[str, Any]], runs: dict[str, tuple[int, int]]) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="two scenarios, few requests")
+    parser = command_line(__doc__, "two scenarios, few requests")
     parser.add_argument("--scenario", action="append", help="a scenario key (default: all)")
     parser.add_argument("--few", type=int, help="requests of the shorter run (default 200)")
     parser.add_argument(
@@ -192,7 +165,6 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         help="requests of the longer run (default 2200; the corpus has fewer agents)",
     )
-    parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--run", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--build", type=int, help=argparse.SUPPRESS)
@@ -214,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         if not 0 < low < high:
             parser.error(f"{key}: --few must be positive and below --many ({low}, {high})")
 
-    if shutil.which("valgrind") is None:
+    if not cachegrind.available():
         for key, (low, high) in runs.items():
             subprocess.run(child_command(key, low, high), check=True)
         print(
@@ -225,20 +197,11 @@ def main(argv: list[str] | None = None) -> int:
 
     # Both runs build the same requests (the many), so that only the running differs.
     counts = {
-        key: per_request(partial(count, key, build=high), low, high)
+        key: cachegrind.per_request(partial(count, key, build=high), low, high)
         for key, (low, high) in runs.items()
     }
-    rows = summarise(counts, scenarios)
-    if args.json:
-        print(json.dumps({"runs": runs, "rows": rows}, indent=2))
-    else:
-        print_table(rows, runs)
-    return 0
+    return report({"runs": runs, "rows": summarise(counts, scenarios)}, args.json, print_table)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (BrokenError, subprocess.CalledProcessError) as error:
-        print(f"bench_instructions: BROKEN: {error}", file=sys.stderr)
-        sys.exit(1)
+    run(main)

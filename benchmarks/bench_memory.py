@@ -21,10 +21,8 @@ lost), never because of the figures.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
-import json
 import sys
 import time
 import tracemalloc
@@ -38,47 +36,29 @@ from benchmarks.apps import (
     CHROME_UA,
     GA_COOKIE,
     GeneratedAgents,
+    discard,
+    http_scope,
     make_bare_app,
     make_consent_app,
     make_settings,
-    request_headers,
+    page_scope,
+    receiver,
 )
-from benchmarks.report import print_columns
+from benchmarks.scaffold import BrokenError, command_line, print_columns, report, run
 
 TARGET_MB = 4.0
 BANNER = b'id="consent-banner"'
 MB = 1024 * 1024
-
-
-class BrokenError(Exception):
-    pass
-
-
-def scope(path: str, query: bytes) -> dict[str, Any]:
-    headers = [
-        (b"host", b"localhost"),
-        (b"sec-ch-ua", CHROME_HINTS.encode()),
-        (b"user-agent", CHROME_UA.encode()),
-        (b"accept", b"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
-        (b"accept-encoding", b"gzip, deflate, br, zstd"),
-        (b"accept-language", b"en-GB,en;q=0.9"),
-        (b"cookie", b"_ga=GA1.1.1425357519.1717171717; theme=dark"),  # no consent: undecided
-    ]
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},  # as uvicorn: disconnect is watched
-        "http_version": "1.1",
-        "server": ("127.0.0.1", 8000),
-        "client": ("127.0.0.1", 51234),
-        "scheme": "http",
-        "method": "GET",
-        "root_path": "",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query,
-        "headers": headers,
-        "state": {},
-    }
+#: An undecided visitor's page request: no consent cookie.
+UNDECIDED_HEADERS = (
+    (b"host", b"localhost"),
+    (b"sec-ch-ua", CHROME_HINTS.encode()),
+    (b"user-agent", CHROME_UA.encode()),
+    (b"accept", b"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+    (b"accept-encoding", b"gzip, deflate, br, zstd"),
+    (b"accept-language", b"en-GB,en;q=0.9"),
+    (b"cookie", b"_ga=GA1.1.1425357519.1717171717; theme=dark"),
+)
 
 
 class Counter:
@@ -103,24 +83,10 @@ class Counter:
                 self.banners += 1
 
 
-def receiver() -> Any:
-    sent = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await asyncio.Event().wait()  # the client never disconnects; cancelled at the end
-        return {"type": "http.disconnect"}
-
-    return receive
-
-
 async def stream(app: Any, size_mb: float, body_tag: bool = True) -> Counter:
     query = f"mb={size_mb}&body={int(body_tag)}".encode()
     counter = Counter()
-    await app(scope("/stream", query), receiver(), counter)
+    await app(http_scope("/stream", list(UNDECIDED_HEADERS), query=query), receiver(), counter)
     return counter
 
 
@@ -157,17 +123,7 @@ async def _distinct_visitors(app: Any, cookies: list[str], start: int) -> None:
     for cookie in cookies:
         agent, hints = agents.next()
         # The header bytes are made here, one request at a time, as a server would.
-        headers = [
-            (name.encode("latin-1"), value.encode("latin-1"))
-            for name, value in request_headers(agent, f"{GA_COOKIE}; consent={cookie}", hints)
-        ]
-        request = scope("/", b"")
-        request["headers"] = headers
-        await app(request, receiver(), _discard)
-
-
-async def _discard(message: dict[str, Any]) -> None:
-    return None
+        await app(page_scope(agent, f"{GA_COOKIE}; consent={cookie}", hints), receiver(), discard)
 
 
 def retained_by_visitors(counts: list[int]) -> list[dict[str, Any]]:
@@ -195,10 +151,8 @@ def retained_by_visitors(counts: list[int]) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="5 and 10 MB only")
+    parser = command_line(__doc__, "5 and 10 MB only")
     parser.add_argument("--sizes", type=float, nargs="+", help="page sizes in MB")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
     sizes = args.sizes or ([5, 10] if args.quick else [10, 50, 100])
 
@@ -236,20 +190,17 @@ def main(argv: list[str] | None = None) -> int:
     counts = (
         [500, 1000] if args.quick else [cache_size // 2, cache_size, cache_size * 2, cache_size * 4]
     )
-    caches = retained_by_visitors(counts)
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "target_mb": TARGET_MB,
-                    "rows": rows,
-                    "cache_size": cache_size,
-                    "retained": caches,
-                },
-                indent=2,
-            )
-        )
-        return 0
+    result = {
+        "target_mb": TARGET_MB,
+        "rows": rows,
+        "cache_size": cache_size,
+        "retained": retained_by_visitors(counts),
+    }
+    return report(result, args.json, print_tables)
+
+
+def print_tables(result: dict[str, Any]) -> None:
+    rows = result["rows"]
     print(
         "Peak traced memory (tracemalloc) during one streamed request, 64 KB chunks; "
         "MB/s from an untraced run of the same request."
@@ -273,17 +224,14 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         f"Memory ConsentMiddleware keeps after N distinct visitors (new User-Agent and consent "
-        f"cookie each; caches of {cache_size} entries by default):"
+        f"cookie each; caches of {result['cache_size']} entries by default):"
     )
-    print(f"{'visitors':>9} {'MB kept':>8} {'bytes/visitor':>14}")
-    for cache in caches:
-        print(f"{cache['visitors']:>9} {cache['mb']:>8.2f} {cache['bytes_per_visitor']:>14.0f}")
-    return 0
+    kept_lines = [
+        (kept["visitors"], f"{kept['mb']:.2f}", f"{kept['bytes_per_visitor']:.0f}")
+        for kept in result["retained"]
+    ]
+    print_columns(("visitors", "MB kept", "bytes/visitor"), kept_lines, left=())
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BrokenError as error:
-        print(f"bench_memory: BROKEN: {error}", file=sys.stderr)
-        sys.exit(1)
+    run(main)

@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository r
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from benchmarks.report import print_columns
+from benchmarks.scaffold import print_columns
 from consent.records import DecisionRecord, OfferedCategory, RecordStore, Stored, Wording
 from consent.records.database import records_url
 

@@ -25,17 +25,9 @@ run still checks the apps, and the script says that counts need valgrind.
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import importlib.util
-import json
-import shutil
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -43,6 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root
 
+from benchmarks import cachegrind
 from benchmarks.apps import (
     CHROME_HINTS,
     CHROME_UA,
@@ -50,16 +43,9 @@ from benchmarks.apps import (
     request_headers,
     signed_consent_cookie,
 )
-from benchmarks.bench_instructions import (
-    CACHEGRIND,
-    cachegrind_environment,
-    instructions,
-    per_request,
-)
-from benchmarks.bench_uvicorn import RATIO_TARGET, BrokenError, free_port, uvicorn_command
-from benchmarks.report import print_columns
+from benchmarks.bench_uvicorn import RATIO_TARGET
+from benchmarks.scaffold import BrokenError, UvicornServer, command_line, print_columns, report, run
 
-REPO = Path(__file__).resolve().parents[1]
 APPS = ("bare", "noop", "floor", "consent")
 QUICK_APPS = ("bare", "consent")
 
@@ -70,56 +56,23 @@ def page_headers() -> dict[str, str]:
     return {name: value for name, value in headers if name not in ("host", "connection")}
 
 
-def wait_listening(port: int, process: subprocess.Popen[bytes], log: Any) -> None:
-    deadline = time.monotonic() + 120  # under valgrind, uvicorn takes a while to start
-    while True:
-        if process.poll() is not None:
-            log.seek(0)
-            tail = log.read().decode(errors="replace")[-2000:]
-            raise BrokenError(f"uvicorn exited ({process.returncode}):\n{tail}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise BrokenError("uvicorn did not listen in 120 s") from None
-            time.sleep(0.2)
-
-
-def serve(app: str, protocol: str, requests: int, wrapper: Sequence[str] = ()) -> bytes:
+def serve(app: str, protocol: str, requests: int, wrapper: Sequence[str] = ()) -> str:
     """Start ``benchmarks.apps:<app>_app`` (under ``wrapper``, such as valgrind), send
     ``requests`` page requests over one connection, stop it; what it printed."""
-    port = free_port()
-    command = [*wrapper, *uvicorn_command(f"{app}_app", port, protocol), "--lifespan", "off"]
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            command,
-            cwd=REPO,
-            env=cachegrind_environment(),
-            stdout=log,
-            stderr=log,
-            stdin=subprocess.DEVNULL,
-        )
-        try:
-            wait_listening(port, process, log)
-            load(port, app, requests)
-            process.send_signal(signal.SIGINT)
-            process.wait(timeout=120)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-        log.seek(0)
-        return log.read()
+    options = ("--lifespan", "off")
+    env = cachegrind.environment()
+    with UvicornServer(f"{app}_app", protocol, options=options, wrapper=wrapper, env=env) as server:
+        load(server.port, app, requests)
+        server.stop()
+        return server.output()
 
 
 def count(app: str, protocol: str, requests: int) -> int:
     """The instructions ``app``'s server executed, under cachegrind, serving ``requests``."""
-    output = serve(app, protocol, requests, CACHEGRIND)
-    found = instructions(output)
+    output = serve(app, protocol, requests, cachegrind.COMMAND)
+    found = cachegrind.instructions(output)
     if found is None:
-        tail = output.decode(errors="replace")[-2000:]
-        raise BrokenError(f"{app}: no instruction count from valgrind:\n{tail}")
+        raise BrokenError(f"{app}: no instruction count from valgrind:\n{output[-2000:]}")
     return found
 
 
@@ -157,7 +110,8 @@ def summarise(counts: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
     return rows
 
 
-def print_report(rows: list[dict[str, Any]], few: int, many: int) -> None:
+def print_report(result: dict[str, Any]) -> None:
+    rows, few, many = result["rows"], result["few"], result["many"]
     python = ".".join(map(str, sys.version_info[:3]))
     print(
         f"Instructions per request in a uvicorn process (cachegrind; {few:,} and {many:,} page "
@@ -184,13 +138,11 @@ def print_report(rows: list[dict[str, Any]], few: int, many: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="h11, bare and consent, few requests")
+    parser = command_line(__doc__, "h11, bare and consent, few requests")
     parser.add_argument("--http", choices=("h11", "httptools"), action="append")
     parser.add_argument("--app", choices=APPS, action="append", help="default: all four")
     parser.add_argument("--few", type=int, help="requests of the first run (default 300)")
     parser.add_argument("--many", type=int, help="requests of the second run (default 1500)")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
     few = args.few or (20 if args.quick else 300)
     many = args.many or (80 if args.quick else 1500)
@@ -201,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.http and not args.quick and importlib.util.find_spec("httptools") is not None:
         servers.append("httptools")
 
-    if shutil.which("valgrind") is None:
+    if not cachegrind.available():
         for protocol in servers:
             for app in apps:
                 serve(app, protocol, few)
@@ -209,19 +161,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     counts = {
-        p: {app: per_request(partial(count, app, p), few, many) for app in apps} for p in servers
+        p: {app: cachegrind.per_request(partial(count, app, p), few, many) for app in apps}
+        for p in servers
     }
-    rows = summarise(counts)
-    if args.json:
-        print(json.dumps({"few": few, "many": many, "rows": rows}, indent=2))
-    else:
-        print_report(rows, few, many)
-    return 0
+    return report({"few": few, "many": many, "rows": summarise(counts)}, args.json, print_report)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BrokenError as error:
-        print(f"bench_server_instructions: BROKEN: {error}", file=sys.stderr)
-        sys.exit(1)
+    run(main)

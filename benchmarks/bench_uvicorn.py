@@ -32,19 +32,15 @@ only when something is broken (a server does not start, a page is wrong), never 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import http.client
 import importlib.util
-import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -65,25 +61,22 @@ from benchmarks.apps import (
     make_settings,
     request_headers,
 )
+from benchmarks.scaffold import (
+    BrokenError,
+    UvicornServer,
+    command_line,
+    print_columns,
+    report,
+    run,
+)
 
-REPO = Path(__file__).resolve().parents[1]
 RATIO_TARGET = 0.9
 #: The servers compared with the bare app, each in a pair with it.
 COMPARED = ("noop", "floor", "consent")
 RSS_FLAT_TARGET_MB = 1.0  # from the first distinct phase (caches full) to the second
 
 
-class BrokenError(Exception):
-    pass
-
-
 # --- servers -------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def rss_mb(pid: int) -> float | None:
@@ -106,79 +99,6 @@ def cpu_seconds(pid: int) -> float | None:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return None
-
-
-def uvicorn_command(app_name: str, port: int, http: str) -> list[str]:
-    """``python -m uvicorn benchmarks.apps:<app_name>`` on 127.0.0.1, one worker, quiet; to be
-    run from the repository root."""
-    return [
-        sys.executable, "-m", "uvicorn", f"benchmarks.apps:{app_name}",
-        "--host", "127.0.0.1", "--port", str(port),
-        "--log-level", "warning", "--no-access-log", "--http", http,
-    ]  # fmt: skip
-
-
-class Server:
-    """One ``python -m uvicorn benchmarks.apps:<name>`` process on 127.0.0.1."""
-
-    def __init__(self, app_name: str, http: str = "h11", cpus: set[int] | None = None) -> None:
-        self.app_name = app_name
-        self.http = http
-        self.cpus = cpus
-        self.port = free_port()
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop)
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            uvicorn_command(self.app_name, self.port, self.http),
-            cwd=REPO,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            preexec_fn=None if self.cpus is None else partial(os.sched_setaffinity, 0, self.cpus),
-        )
-
-    def wait_ready(self) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + 30
-        while True:
-            if self.process.poll() is not None:
-                raise BrokenError(f"uvicorn {self.app_name} exited:\n{self.output()}")
-            try:
-                status, _, _ = fetch(self.port, "GET", "/api", {})
-                if status == 200:
-                    return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise BrokenError(f"uvicorn {self.app_name} did not answer in 30 s")
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self.log.close()
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def rss(self) -> float | None:
-        return rss_mb(self.pid)
-
-    def cpu(self) -> float | None:
-        return cpu_seconds(self.pid)
-
-    def output(self) -> str:
-        self.log.seek(0)
-        return self.log.read().decode("utf-8", "replace")[-2000:]
 
 
 def fetch(
@@ -209,7 +129,7 @@ def decided_cookie(port: int) -> str:
     return cookie_value(cookies[0], "consent")
 
 
-def check_pages(servers: dict[str, Server], headers: dict[str, str]) -> None:
+def check_pages(servers: dict[str, UvicornServer], headers: dict[str, str]) -> None:
     for name, server in servers.items():
         injected = name == "consent"
         status, _, body = fetch(server.port, "GET", "/", headers)
@@ -360,15 +280,17 @@ def run_wrk(
 
 
 @contextmanager
-def started(names: list[str], http: str, cpus: set[int] | None) -> Iterator[dict[str, Server]]:
+def started(
+    names: list[str], http: str, cpus: set[int] | None
+) -> Iterator[dict[str, UvicornServer]]:
     """The servers ``<name>_app`` of ``names``, started together, stopped on leaving."""
     with ExitStack() as stack:
-        servers = {name: Server(f"{name}_app", http, cpus) for name in names}
+        servers = {name: UvicornServer(f"{name}_app", http, cpus=cpus) for name in names}
         for server in servers.values():
             server.start()
-            stack.callback(server.stop)
+            stack.callback(server.close)
         for server in servers.values():
-            server.wait_ready()
+            server.wait_listening()
         yield servers
 
 
@@ -384,7 +306,7 @@ def placement(pin: bool) -> tuple[set[int] | None, set[int] | None]:
 
 
 def together(
-    servers: dict[str, Server], loads: Mapping[str, Callable[[], LoadResult]]
+    servers: dict[str, UvicornServer], loads: Mapping[str, Callable[[], LoadResult]]
 ) -> dict[str, LoadResult]:
     """Each server's load run at the same time as the others', each measured."""
     with ThreadPoolExecutor(max_workers=len(servers)) as pool:
@@ -392,11 +314,11 @@ def together(
         return {name: future.result() for name, future in futures.items()}
 
 
-def measured(server: Server, run: Callable[[], LoadResult]) -> LoadResult:
-    """``run()``, with the server's CPU time per request added to its result."""
-    before = server.cpu()
-    result = run()
-    after = server.cpu()
+def measured(server: UvicornServer, load: Callable[[], LoadResult]) -> LoadResult:
+    """``load()``, with the server's CPU time per request added to its result."""
+    before = cpu_seconds(server.pid)
+    result = load()
+    after = cpu_seconds(server.pid)
     if before is not None and after is not None and result.requests:
         result.server_cpu_us = (after - before) / result.requests * 1e6
     return result
@@ -421,8 +343,7 @@ def distinct_requests(port: int, count: int, start: int) -> list[bytes]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="1,000 requests, concurrency 16")
+    parser = command_line(__doc__, "1,000 requests, concurrency 16")
     parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--runs", type=int, help="rounds, new servers each (default 9)")
     parser.add_argument("--duration", type=float, default=4.0, help="seconds per wrk run")
@@ -440,7 +361,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--requests", type=int, help="requests per Python load run")
     parser.add_argument("--concurrency", type=int, help="connections (default 64, quick 16)")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
     runs = args.runs or (1 if args.quick else 9)
     total = args.requests or (1_000 if args.quick else 10_000)
@@ -477,10 +397,10 @@ def main(argv: list[str] | None = None) -> int:
             last = round_index == runs - 1  # its servers' memory is the one reported
             for name, server in servers.items():
                 if last:
-                    rss[name]["started"] = server.rss()
+                    rss[name]["started"] = rss_mb(server.pid)
                 run_python_load(server.port, requests[name], 500, min(concurrency, 16))  # warm-up
                 if last:
-                    rss[name]["before"] = server.rss()
+                    rss[name]["before"] = rss_mb(server.pid)
 
             turn = round_index % len(COMPARED)
             if generator == "wrk":
@@ -499,15 +419,15 @@ def main(argv: list[str] | None = None) -> int:
                 turn = round_index % len(names)
                 for name in names[turn:] + names[:turn]:
                     server = servers[name]
-                    run = partial(run_python_load, server.port, requests[name], total, concurrency)
-                    in_turn[name] = measured(server, run)
+                    load = partial(run_python_load, server.port, requests[name], total, concurrency)
+                    in_turn[name] = measured(server, load)
                     results[name].append(in_turn[name])
                 for name in COMPARED:
                     pairs[name].append((in_turn["bare"], in_turn[name]))
             if not last:
                 continue
             for name, server in servers.items():
-                rss[name]["after load"] = server.rss()
+                rss[name]["after load"] = rss_mb(server.pid)
 
             # Distinct visitors: every request a new User-Agent and a new consent cookie.
             for phase in (1, 2):
@@ -517,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
                     result = measured(
                         server, partial(run_python_load, server.port, batch, total, concurrency)
                     )
-                    rss[name][f"after distinct {phase}"] = server.rss()
+                    rss[name][f"after distinct {phase}"] = rss_mb(server.pid)
                     phases.append({"phase": phase, "server": name, **asdict(result)})
 
     summary = summarise(
@@ -526,11 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     summary["wrk_threads"] = threads if generator == "wrk" else None
     summary["server_cpus"] = sorted(server_cpus) if server_cpus is not None else None
     summary["load_cpus"] = sorted(load_cpus) if load_cpus is not None else None
-    if args.json:
-        print(json.dumps(summary, indent=2))
-    else:
-        print_report(summary)
-    return 0
+    return report(summary, args.json, print_report)
 
 
 def paired_ratios(pairs: list[tuple[LoadResult, LoadResult]]) -> list[float]:
@@ -623,62 +539,77 @@ def print_report(summary: dict[str, Any]) -> None:
         f"{summary['runs']} round(s), {pairing}, medians"
     )
     print()
-    print(
-        f"{'app':<10} {'req/s (median)':>14}  {'runs: lowest-highest':<24} "
-        f"{'server CPU µs/req':>17} {'requests':>9} {'errors':>7}"
-    )
+
+    def cpu(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.0f}"
+
+    lines: list[tuple[object, ...]] = []
     for name in ("bare", "noop", "floor", "consent"):
         runs = summary["runs_detail"][name]
         rates = [r["requests_per_s"] for r in runs]
-        spread = f"{len(runs)}: {min(rates):.0f}-{max(rates):.0f}"
-        count = sum(r["requests"] for r in runs)
-        cpu = summary["server_cpu_us_per_request"][name]
-        print(
-            f"{name:<10} {summary['requests_per_s'][name]:>14.0f}  {spread:<24} "
-            f"{(f'{cpu:.0f}' if cpu is not None else 'n/a'):>17} {count:>9,} "
-            f"{summary['errors'][name]:>7}"
+        lines.append(
+            (
+                name,
+                f"{summary['requests_per_s'][name]:.0f}",
+                f"{len(runs)}: {min(rates):.0f}-{max(rates):.0f}",
+                cpu(summary["server_cpu_us_per_request"][name]),
+                f"{sum(r['requests'] for r in runs):,}",
+                summary["errors"][name],
+            )
         )
-    ratio = summary["ratio"]
+    print_columns(
+        (
+            "app",
+            "req/s (median)",
+            "runs: lowest-highest",
+            "server CPU µs/req",
+            "requests",
+            "errors",
+        ),
+        lines,
+        left=(0, 2),
+    )
     met = "met" if summary["ratio_met"] else "NOT met"
-    each = ", ".join(f"{r:.3f}" for r in summary["ratios_each_run"]["consent"])
-    print(
-        f"ratio consent/bare: {ratio:.3f} (each round: {each}; "
-        f"target ≥ {summary['ratio_target']}: {met})"
-    )
-    each = ", ".join(f"{r:.3f}" for r in summary["ratios_each_run"]["noop"])
-    print(
-        f"ratio no-op/bare:   {summary['noop_ratio']:.3f} (each round: {each}; "
-        "the floor for any middleware)"
-    )
-    each = ", ".join(f"{r:.3f}" for r in summary["ratios_each_run"]["floor"])
-    print(
-        f"ratio floor/bare:   {summary['floor_ratio']:.3f} (each round: {each}; "
-        "the least work of a consent middleware's job: FloorMiddleware)"
-    )
+    for name, label, ratio_key, meaning in (
+        ("consent", "consent", "ratio", f"target ≥ {summary['ratio_target']}: {met}"),
+        ("noop", "no-op", "noop_ratio", "the floor for any middleware"),
+        ("floor", "floor", "floor_ratio", "the least of a consent middleware's job"),
+    ):
+        each = ", ".join(f"{r:.3f}" for r in summary["ratios_each_run"][name])
+        print(f"ratio {label}/bare: {summary[ratio_key]:.3f} (each round: {each}; {meaning})")
     print()
     print("Distinct visitors (a never-seen User-Agent and consent cookie on every request):")
-    print(
-        f"{'phase':<6} {'app':<10} {'requests':>9} {'req/s':>8} {'server CPU µs/req':>17} "
-        f"{'errors':>7} {'non-200':>8}"
-    )
-    for phase in summary["distinct_phases"]:
-        cpu = phase["server_cpu_us"]
-        print(
-            f"{phase['phase']:<6} {phase['server']:<10} {phase['requests']:>9,} "
-            f"{phase['requests_per_s']:>8.0f} {(f'{cpu:.0f}' if cpu is not None else 'n/a'):>17} "
-            f"{phase['errors']:>7} {phase['non_200']:>8}"
+    lines = [
+        (
+            phase["phase"],
+            phase["server"],
+            f"{phase['requests']:,}",
+            f"{phase['requests_per_s']:.0f}",
+            cpu(phase["server_cpu_us"]),
+            phase["errors"],
+            phase["non_200"],
         )
+        for phase in summary["distinct_phases"]
+    ]
+    print_columns(
+        ("phase", "app", "requests", "req/s", "server CPU µs/req", "errors", "non-200"),
+        lines,
+        left=(0, 1),
+    )
     print()
     print("Server RSS (VmRSS, MB):")
     labels = list(summary["rss_mb"]["consent"])
-    print(f"{'app':<10} " + " ".join(f"{label:>17}" for label in labels))
-    for name in ("bare", "consent"):
-        values = summary["rss_mb"][name]
-        cells = []
-        for label in labels:
-            value = values.get(label)
-            cells.append(f"{value:>17.1f}" if value is not None else f"{'n/a':>17}")
-        print(f"{name:<10} " + " ".join(cells))
+    lines = [
+        (
+            name,
+            *(
+                "n/a" if mb is None else f"{mb:.1f}"
+                for mb in map(summary["rss_mb"][name].get, labels)
+            ),
+        )
+        for name in ("bare", "consent")
+    ]
+    print_columns(("app", *labels), lines)
     growth = summary["rss_growth_mb"]["consent"]
     if growth["total"] is not None:
         bare_total = summary["rss_growth_mb"]["bare"]["total"] or 0.0
@@ -700,8 +631,4 @@ def print_report(summary: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BrokenError as error:
-        print(f"bench_uvicorn: BROKEN: {error}", file=sys.stderr)
-        sys.exit(1)
+    run(main)

@@ -1,4 +1,5 @@
-"""Run every benchmark in turn: ``python benchmarks/run_all.py --quick`` is CI's smoke test.
+"""Run every benchmark and the profile in turn: ``python benchmarks/run_all.py --quick`` is CI's
+smoke test.
 
 Each script runs in its own process with this Python. The exit status is non-zero only when a
 script crashed or reported something broken (its own non-zero exit), never because a figure
@@ -12,11 +13,14 @@ fails has its output shown.
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root
+
+from benchmarks.scaffold import command_line
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = (
@@ -25,12 +29,12 @@ SCRIPTS = (
     "bench_server_instructions.py",
     "bench_memory.py",
     "bench_uvicorn.py",
+    "profile_asgi.py",
 )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="run each script with --quick")
+    parser = command_line(__doc__, "run each script with --quick", json_output=False)
     parser.add_argument("--timeout", type=float, help="seconds per script (quick 300, else 1800)")
     args = parser.parse_args(argv)
     timeout = args.timeout or (300.0 if args.quick else 1800.0)
