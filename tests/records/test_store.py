@@ -23,6 +23,7 @@ from consent.records import (
     Stored,
     open_store,
 )
+from consent.records import spool as spool_module
 from consent.records.database import (
     create_engine,
     record_of,
@@ -286,15 +287,26 @@ def test_a_database_down_at_start_up_is_a_warning_and_decisions_are_spooled(
     assert len((tmp_path / "spool").read_bytes().splitlines()) == 50
 
 
-def test_one_spool_serves_one_process_at_a_time(sqlite_url: str, tmp_path: Path) -> None:
+def test_one_spool_serves_one_process_at_a_time(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers started with one spool path each take a numbered spool of their own, and a
+    restarted one takes the same name again (so it replays what was left there)."""
+    monkeypatch.setattr(spool_module, "MAX_SPOOLS", 2)
+
     async def scenario() -> None:
-        async with RecordStore(sqlite_url, spool_path=tmp_path / "spool"):
-            second = RecordStore(sqlite_url, spool_path=tmp_path / "spool")
-            with pytest.raises(SpoolInUseError, match="another process"):
-                await second.start()
-        # Released on close: the next one may take it.
-        async with RecordStore(sqlite_url, spool_path=tmp_path / "spool"):
-            pass
+        async with (
+            RecordStore(sqlite_url, spool_path=tmp_path / "spool") as first,
+            RecordStore(sqlite_url, spool_path=tmp_path / "spool") as second,
+        ):
+            assert first.spool.path == tmp_path / "spool"
+            assert second.spool.path == tmp_path / "spool.1"
+            third = RecordStore(sqlite_url, spool_path=tmp_path / "spool")
+            with pytest.raises(SpoolInUseError, match="used by other processes"):
+                await third.start()
+        # Released on close: the next one takes the first name again.
+        async with RecordStore(sqlite_url, spool_path=tmp_path / "spool") as again:
+            assert again.spool.path == tmp_path / "spool"
 
     run(scenario())
 

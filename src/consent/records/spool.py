@@ -10,7 +10,10 @@ replay starts again from its first line; the database's idempotent inserts keep 
 A line that was being written when the process died (no newline at the end) was never
 acknowledged: it is cut off when the spool is opened, and skipped in a ``.replaying`` file. A line
 that does not parse is moved to ``<spool>.rejected`` for someone to look at. One process owns a
-spool at a time (an exclusive lock on ``<spool>.lock``).
+spool at a time (an exclusive lock on ``<spool>.lock``). Several processes started with the same
+spool path (uvicorn's workers) each take the first free one of ``<spool>``, ``<spool>.1``, …
+``<spool>.{MAX_SPOOLS - 1}``; after a restart they take the same names again, so what a process
+left in its spool is replayed by the one that takes it next.
 """
 
 from __future__ import annotations
@@ -52,14 +55,16 @@ def _spool_line(record: DecisionRecord) -> bytes:
     return record.json_line().encode("utf-8", "backslashreplace") + b"\n"
 
 
+#: How many processes may share one spool path, each with a numbered spool of its own.
+MAX_SPOOLS = 64
+
+
 class Spool:
     """An append-only JSON-lines file of records, replayed into the database later."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self.replaying_path = self.path.with_name(self.path.name + ".replaying")
-        self.rejected_path = self.path.with_name(self.path.name + ".rejected")
-        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self._base = Path(path)
+        self._name(self._base)
         self._descriptor: int | None = None
         self._lock_descriptor: int | None = None
         self._file_lock = asyncio.Lock()
@@ -67,19 +72,33 @@ class Spool:
         self._waiting: list[tuple[bytes, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
+    def _name(self, path: Path) -> None:
+        self.path = path
+        self.replaying_path = path.with_name(path.name + ".replaying")
+        self.rejected_path = path.with_name(path.name + ".rejected")
+        self.lock_path = path.with_name(path.name + ".lock")
+
     # --- owning the files ---------------------------------------------------------------
 
     def open(self) -> None:
-        """Takes the spool for this process and makes it ready for appends."""
-        lock = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(lock)
+        """Takes the first spool of the path's that no other process holds, and makes it
+        ready for appends."""
+        for number in range(MAX_SPOOLS):
+            suffix = f".{number}" if number else ""
+            self._name(self._base.with_name(self._base.name + suffix))
+            lock = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(lock)
+                continue
+            break
+        else:
+            self._name(self._base)
             raise SpoolInUseError(
-                f"the consent-record spool {self.path} is used by another process; "
-                "give each process a spool file of its own"
-            ) from None
+                f"the consent-record spool {self._base} and its {MAX_SPOOLS - 1} numbered "
+                "siblings are all used by other processes"
+            )
         self._lock_descriptor = lock
         self._cut_torn_line()
         self._descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
