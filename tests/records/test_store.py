@@ -191,7 +191,9 @@ def test_instances_starting_together_create_the_schema_once(
     database_url: str, tmp_path: Path
 ) -> None:
     async def start(number: int) -> Stored:
-        async with RecordStore(database_url, spool_path=tmp_path / f"spool-{number}") as store:
+        # A generous wait: this is about the schema, not latency on a busy machine.
+        store = RecordStore(database_url, spool_path=tmp_path / f"spool-{number}", commit_wait=30)
+        async with store:
             return await store.record(make_record(number))
 
     async def scenario() -> list[Stored]:
