@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
+from playwright.sync_api import Browser, sync_playwright
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
@@ -77,6 +80,22 @@ CHROMIUM_LAUNCH_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
+
+
+@contextlib.contextmanager
+def launched_chromium() -> Iterator[Browser]:
+    """Chromium, driven by Playwright's sync API, closed afterwards. Use it in a module-scoped
+    fixture: the sync API holds an event loop while it runs, which would stop the rest of the
+    suite from calling ``asyncio.run``. Skipped when Chromium is missing, failed under ``$CI``."""
+    executable = chromium_path()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_LAUNCH_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def make_settings(**overrides: Any) -> ConsentSettings:

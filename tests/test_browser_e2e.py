@@ -12,7 +12,6 @@ tests that take screenshots with ``CONSENT_SCREENSHOTS_DIR=docs/screenshots``
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -28,7 +27,6 @@ from playwright.sync_api import (
     Page,
     ViewportSize,
     expect,
-    sync_playwright,
 )
 from playwright.sync_api import Response as BrowserResponse
 from playwright.sync_api import Route as BrowserRoute
@@ -39,7 +37,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from consent import ConsentMiddleware, ConsentSettings
-from tests.support import LiveServer, screenshot_dir
+from tests.support import LiveServer, launched_chromium, screenshot_dir
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -50,14 +48,6 @@ from examples.starlette_app import create_app  # noqa: E402
 POLICY = REPO / "examples" / "policy.toml"
 VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 OLD_FIREFOX = "Mozilla/5.0 (Windows NT 6.1; rv:10.0) Gecko/20100101 Firefox/10.0"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 #: Fail fast: every step here takes well under a second.
 TIMEOUT_MS = 10_000
 #: Marks the page's JavaScript realm: it survives only when the page is not reloaded.
@@ -110,20 +100,8 @@ def csp_site() -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Chromium for this module only: Playwright's sync API holds an event loop while it runs,
-    which would stop the rest of the suite from calling ``asyncio.run``."""
-    executable = os.environ.get("CONSENT_CHROMIUM", "/usr/bin/chromium")
-    if not Path(executable).is_file():
-        reason = f"Chromium is not at {executable}; set CONSENT_CHROMIUM to its path"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason} (CI must run the browser tests)")
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=CHROMIUM_ARGS
-        )
+    with launched_chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -15,31 +15,21 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, sync_playwright
+from playwright.sync_api import Browser, BrowserContext
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from consent import ConsentMiddleware
-from tests.support import LiveServer, make_settings
+from tests.support import LiveServer, launched_chromium, make_settings
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 TIMEOUT_MS = 10_000
 HOUR = "Max-Age=3600"
 #: Declared in refused categories for an undecided visitor.
@@ -133,19 +123,8 @@ def unfiltered() -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Chromium for this module only (Playwright's sync API holds an event loop while it runs)."""
-    executable = os.environ.get("CONSENT_CHROMIUM", "/usr/bin/chromium")
-    if not Path(executable).is_file():
-        reason = f"Chromium is not at {executable}; set CONSENT_CHROMIUM to its path"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason} (CI must run the browser tests)")
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=CHROMIUM_ARGS
-        )
+    with launched_chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -28,7 +28,6 @@ import pytest
 from html5lib._inputstream import EncodingParser
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from playwright.sync_api import sync_playwright
 from starlette.applications import Starlette
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import HTMLResponse, Response
@@ -39,13 +38,12 @@ from consent.page import start as plans
 from consent.page.encoding import PRESCAN_BYTES, prescan, sniff_encoding
 from tests.support import (
     CHROME,
-    CHROMIUM_LAUNCH_ARGS,
     LiveServer,
     call,
-    chromium_path,
     client,
     header_values,
     http_scope,
+    launched_chromium,
     make_settings,
     raw_app,
 )
@@ -246,16 +244,10 @@ def server() -> Iterator[LiveServer]:
 @pytest.mark.browser
 @pytest.mark.parametrize("path", ["/sjis", "/plain"])
 def test_chromium_reads_the_banner_without_mojibake(server: LiveServer, path: str) -> None:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium_path(), headless=True, args=CHROMIUM_LAUNCH_ARGS
-        )
-        try:
-            page = browser.new_page(locale="fr-FR", extra_http_headers={"accept-language": "fr"})
-            page.goto(server.url + path)
-            title = page.inner_text("#consent-banner-title")
-        finally:
-            browser.close()
+    with launched_chromium() as browser:
+        page = browser.new_page(locale="fr-FR", extra_http_headers={"accept-language": "fr"})
+        page.goto(server.url + path)
+        title = page.inner_text("#consent-banner-title")
     assert title == french_banner_title()
 
 

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
-from tests.support import CHROMIUM_LAUNCH_ARGS, LiveServer, chromium_path, make_settings, page_app
+from tests.support import LiveServer, launched_chromium, make_settings, page_app
 
 REPO = Path(__file__).resolve().parents[2]
 GERMAN = json.loads((REPO / "src/consent/page/ui/locales/de.json").read_text(encoding="utf-8"))
@@ -21,14 +21,8 @@ GERMAN = json.loads((REPO / "src/consent/page/ui/locales/de.json").read_text(enc
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Chromium for this module only (Playwright's sync API holds an event loop while it runs)."""
-    executable = chromium_path()
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=CHROMIUM_LAUNCH_ARGS
-        )
+    with launched_chromium() as launched:
         yield launched
-        launched.close()
 
 
 def _consent(folder: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
