@@ -26,7 +26,7 @@ from typing import Any, NoReturn
 REPO = Path(__file__).resolve().parents[1]
 
 #: Seconds a uvicorn process may take to listen, and to exit once asked (valgrind is slow).
-SERVER_START_SECONDS = 120.0
+SERVER_START_SECONDS = 300.0
 SERVER_STOP_SECONDS = 120.0
 
 

@@ -9,26 +9,70 @@ down or slow, so that no acknowledged decision is lost. ``consent.records.cli`` 
 
 from __future__ import annotations
 
-from consent.records.database import (
-    DEFAULT_RECORDS_URL,
-    SCHEMA_VERSION,
-    RecordsConfigurationError,
-    SchemaVersionError,
-)
-from consent.records.model import (
-    ACTIONS,
-    IP_POLICIES,
-    SOURCES,
-    Action,
-    DecisionRecord,
-    IpPolicy,
-    OfferedCategory,
-    RecordSource,
-    Wording,
-    reduce_address,
-)
-from consent.records.spool import Spool, SpoolInUseError
-from consent.records.store import RecordNotKeptError, RecordStore, Stored, open_store
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from consent.records.database import (
+        DEFAULT_RECORDS_URL,
+        SCHEMA_VERSION,
+        RecordsConfigurationError,
+        SchemaVersionError,
+    )
+    from consent.records.model import (
+        ACTIONS,
+        IP_POLICIES,
+        SOURCES,
+        Action,
+        DecisionRecord,
+        IpPolicy,
+        OfferedCategory,
+        RecordSource,
+        Wording,
+        reduce_address,
+    )
+    from consent.records.spool import Spool, SpoolInUseError
+    from consent.records.store import RecordNotKeptError, RecordStore, Stored, open_store
+
+#: Where each public name lives. They are imported when first used (PEP 562), so that a site
+#: with no record store, which imports ``consent.records.model`` for its types, does not load
+#: SQLAlchemy and the database drivers.
+_HOMES = {
+    **dict.fromkeys(
+        (
+            "DEFAULT_RECORDS_URL",
+            "SCHEMA_VERSION",
+            "RecordsConfigurationError",
+            "SchemaVersionError",
+        ),
+        "database",
+    ),
+    **dict.fromkeys(
+        (
+            "ACTIONS",
+            "IP_POLICIES",
+            "SOURCES",
+            "Action",
+            "DecisionRecord",
+            "IpPolicy",
+            "OfferedCategory",
+            "RecordSource",
+            "Wording",
+            "reduce_address",
+        ),
+        "model",
+    ),
+    **dict.fromkeys(("Spool", "SpoolInUseError"), "spool"),
+    **dict.fromkeys(("RecordNotKeptError", "RecordStore", "Stored", "open_store"), "store"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"consent.records.{home}"), name)
+
 
 __all__ = [
     "ACTIONS",

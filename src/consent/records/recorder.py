@@ -17,13 +17,11 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
-
-from consent.records.database import records_table
 from consent.records.model import Action, DecisionRecord, OfferedCategory, RecordSource, Wording
-from consent.records.store import RecordStore, Stored, open_store
+from consent.settings import RECORDS_OFF
 
 if TYPE_CHECKING:
+    from consent.records.store import RecordStore, Stored
     from consent.settings import ConsentSettings
 
 logger = logging.getLogger("consent.records")
@@ -48,15 +46,16 @@ class DecisionRecorder:
         self.settings = settings
         self._texts = texts
         self._category = category
-        self.store: RecordStore | None = (
-            open_store(
+        self.store: RecordStore | None = None
+        if settings.consent_enabled and settings.records_url.strip().lower() != RECORDS_OFF:
+            # SQLAlchemy and the drivers load only for a site that keeps records.
+            from consent.records.store import open_store
+
+            self.store = open_store(
                 settings.records_url,
                 settings.records_spool_path(),
                 commit_wait=settings.records_commit_wait,
             )
-            if settings.consent_enabled
-            else None
-        )
         self._wordings: dict[str, Wording] = {}
         self._start_lock: asyncio.Lock | None = None
         self._started = False
@@ -107,6 +106,10 @@ class DecisionRecorder:
         days = self.settings.records_retention_days
         if self.store is None or days is None:
             return 0
+        import sqlalchemy as sa
+
+        from consent.records.database import records_table
+
         cutoff = datetime.now(UTC) - timedelta(days=days)
         async with self.store.engine.begin() as connection:
             result = await connection.execute(
