@@ -1,27 +1,49 @@
 """Stream an HTML body, inserting a snippet once, right after the opening ``<body …>`` tag.
 
-:class:`HTMLInjector` is a small state machine, not an HTML parser. Until it finds the body tag it
-knows only this much HTML, matching tag names ASCII case-insensitively:
+:class:`HTMLInjector` is not an HTML parser, but until it finds the body tag it follows the HTML
+Standard's tokenizer (§13.2.5) through everything that can hide a ``<body``, so that what the
+tokenizer makes text, a comment or an attribute is never taken for the tag. Tag names are
+matched ASCII case-insensitively.
 
-* ``<!-- … -->`` is a comment; ``<!-->`` and ``<!--->`` close at once, as in browsers.
-* ``<script``, ``<style``, ``<title`` and ``<textarea`` followed by whitespace, ``/`` or ``>``
-  start raw text, which runs until the matching end tag: ``</script`` followed by whitespace,
-  ``/`` or ``>``.
-* Anywhere else, ``<body`` followed by whitespace, ``/`` or ``>`` starts the body tag. Its
-  attributes are tokenized as browsers do, so the tag ends at the first ``>`` outside a quoted
-  attribute value: ``<body data-x="a>b">``. Nothing is inserted into a body tag longer than
-  :data:`MAX_BODY_TAG`; the document is then treated as having none.
+* Every tag, start or end, is tokenized with its attributes: it ends at the first ``>`` outside a
+  quoted attribute value, so ``<meta content="<body>">`` hides its ``<body>``.
+* A comment ends at ``-->`` or ``--!>``; ``<!-->`` and ``<!--->`` close at once. DOCTYPEs and
+  bogus comments (``<!…>``, ``<?…>``, ``</`` and a non-letter) end at the first ``>``; so does
+  ``<![CDATA[…``, which is a bogus comment outside SVG and MathML.
+* The text of ``title`` and ``textarea`` (RCDATA) and of ``style``, ``xmp``, ``iframe``,
+  ``noembed``, ``noframes`` and ``noscript`` (RAWTEXT: browsers run scripts, so ``noscript``
+  is raw text) runs until its end tag: ``</style`` followed by whitespace, ``/`` or ``>``.
+  Script data goes through its escape states too: after ``<!--`` in a script, a ``<script>``
+  keeps the next ``</script>`` from ending it, and ``-->`` leaves the escape.
+* The tree builder ignores a ``<body>`` start tag inside a ``<template>``, so the injector counts
+  ``<template>`` and ``</template>`` tags and looks for the body tag outside them only.
 
-Limits: ``<body`` inside an attribute value of another tag (``<meta content="<body>">``), inside
-``<noscript>``, ``<noframes>``, ``<xmp>``, ``<iframe>`` or ``<noembed>``, or inside a bogus comment
-(``<!…>``, ``<?…>``) or CDATA section is taken for the body tag. The start tags of raw text
-elements are not parsed (their raw text starts right after the tag name), and the escape states of
-script data (``<!--<script>`` inside a script) are ignored. The body is never decoded, so it has to
-be in an encoding that keeps ASCII as ASCII, which :func:`html_charset` checks.
+The snippet goes right after the first body start tag that is a tag by these rules, else at the
+end of the document (browsers put what follows the end of a document without a body tag into
+the implied body). A body tag after content that already opened the body (``<p>`` in the head)
+is still the one: browsers merge its attributes into the body, and the snippet lands after
+that content. The body tag's attributes are tokenized the same way, so ``<body data-x="a>b">``
+ends at the last ``>``. Nothing is inserted into a body tag longer than :data:`MAX_BODY_TAG`;
+the document is then treated as having none.
 
-Memory stays bounded: the injector holds back only what could be the start of a marker split
-between chunks (``<bod``, ``--``, ``</scri``) or an unfinished body tag. Once the snippet is in,
-chunks pass through untouched.
+After ``<plaintext>`` nothing is markup, not even ``</plaintext>``, so a snippet at the end of
+such a document would show as text. When a ``<plaintext>`` start tag comes before any body tag,
+the snippet goes right before it instead, where it is still markup (and the first thing in the
+body that the tag opens, if nothing opened it before). It is still inserted exactly once, so
+the Content-Length announced before the body holds.
+
+Limits: SVG and MathML (foreign content) are not followed. In them ``<style>`` and its like are
+not raw text and ``<![CDATA[`` opens a real CDATA section; before the body tag that matters only
+after an ``<svg>`` or ``<math>`` that opened the body early, or inside a template. Nor are the
+tags that the tree builder ignores inside ``<select>`` and ``<frameset>`` (a ``<style>`` there
+starts no raw text); a frameset document drops the snippet whatever its place. The body is never
+decoded, so it has to be in an encoding that keeps ASCII as ASCII, which :func:`html_charset`
+checks.
+
+Memory stays bounded: the injector holds back only what could be a marker split between chunks
+(``<bod``, ``--``, ``</scri``, at most ten bytes) or an unfinished body tag. Every other tag,
+comment and text is followed through a chunk boundary by its state alone. Once the snippet is
+in, chunks pass through untouched.
 """
 
 from __future__ import annotations
@@ -29,31 +51,131 @@ from __future__ import annotations
 import codecs
 import functools
 import re
+from collections.abc import Callable
 
 __all__ = ["MAX_BODY_TAG", "BodyTagMemo", "HTMLInjector", "html_charset", "insert_snippet"]
 
 MAX_BODY_TAG = 16 * 1024
 """The longest body start tag, in bytes from ``<`` to ``>``, that the injector waits for."""
 
-_NAME_END = rb"(?=[\t\n\f\r />])"
-# "(?=[!bst])" only makes the search twice as fast on markup with many other tags.
-_OPENING = re.compile(
-    rb"<(?=[!bst])(?:!--|(?:(body)|s(?:cript|tyle)|t(?:itle|extarea))" + _NAME_END + rb")",
+_DELIMITER = rb"(?=[\t\n\f\r />])"  # what ends a tag name (and is still part of the tag)
+
+# A tag from the end of its name to its ">", as the tokenizer goes through the attributes
+# (§13.2.5.32-40): whitespace and "/" between attributes; a name, which runs up to "/", "=" or
+# ">" (whitespace and the next attribute's name included: only "=" starts a value); then maybe a
+# value. Quotes start a value only right after the "=". Every part is possessive, so a tag cut
+# short at the end of the data does not match at all, rather than end at some earlier ">".
+_ATTRIBUTES = (
+    rb"(?:[\t\n\f\r /]++"
+    rb"|[^\t\n\f\r />][^/=>]*+"
+    rb"(?:=[\t\n\f\r ]*+(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >\"'][^\t\n\f\r >]*+|(?=>))|(?!=))"
+    rb")*+>"
+)
+# The same for the usual tag, in fewer steps: every "=" comes right after a name and is followed
+# by a quoted value or by an unquoted one without quotes or "=". Where it matches, it ends where
+# the tokenizer would (quotes and "=" appear nowhere else, so they mean what they seem); a tag it
+# does not match goes through _ATTRIBUTES.
+_USUAL_ATTRIBUTES = (
+    rb"[^\"'>=]*+"
+    rb"(?:(?<=[^\t\n\f\r /\"'])=(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >\"'=]++(?=[\t\n\f\r >]))"
+    rb"[^\"'>=]*+)*+>"
+)
+_TAG_REST = rb"(?:" + _USUAL_ATTRIBUTES + rb"|" + _ATTRIBUTES + rb")"  # from the end of the name
+_TAG_END = re.compile(_TAG_REST)
+# The attributes of a tag that the end of the data cuts short, up to its last one: whitespace
+# and "/", and attributes that end before a "/" or with a quoted value or an unquoted one and
+# whitespace. After them the tokenizer is before an attribute name, and only the last attribute
+# is left to follow.
+_ATTRIBUTES_SO_FAR = re.compile(
+    rb"(?:[\t\n\f\r /]++|[^\t\n\f\r />][^/=>]*+(?:=[\t\n\f\r ]*+(?:\"[^\"]*+\"|'[^']*+'"
+    rb"|[^\t\n\f\r >\"'][^\t\n\f\r >]*+(?=[\t\n\f\r ]))|(?=/)))*+"
+)
+# A tag's name after its first letter, and the rest: the usual form needs a name without quotes
+# or "=", which the tokenizer would keep in the name.
+_NAME_AND_REST = (
+    rb"(?:[^\t\n\f\r />\"'=]*+"
+    + _DELIMITER
+    + _USUAL_ATTRIBUTES
+    + rb"|[^\t\n\f\r />]*+"
+    + _ATTRIBUTES
+    + rb")"
+)
+
+# What the injector is doing. In _TAG it goes through a tag that a chunk cut short, then on in
+# the mode it noted; in the _SCRIPT modes through script data and its escape states.
+(
+    _DATA,
+    _TAG,
+    _BODY_TAG,
+    _COMMENT,
+    _BOGUS_COMMENT,
+    _RAW_TEXT,
+    _SCRIPT,
+    _SCRIPT_ESCAPED,
+    _SCRIPT_DOUBLE_ESCAPED,
+    _PASS,
+) = range(10)
+
+# What each start tag makes of the text after it, by name: RCDATA and RAWTEXT alike run to
+# their end tag.
+_RAW_TEXT_NAMES = (b"title", b"textarea", b"style", b"xmp", b"iframe", b"noembed", b"noframes")
+_TEXT_AFTER = {b"script": _SCRIPT} | dict.fromkeys((*_RAW_TEXT_NAMES, b"noscript"), _RAW_TEXT)
+_END_TAGS = {
+    b"</" + name: re.compile(b"</" + name + _DELIMITER, re.IGNORECASE) for name in _TEXT_AFTER
+}
+_SPECIAL_START_TAGS = (*_TEXT_AFTER, b"body", b"plaintext", b"template")
+# A tag name cut short by the end of a chunk is held back while it may still become one of these.
+_LONGEST_TAG_OPENING = max(len(b"<" + name) for name in (*_SPECIAL_START_TAGS, b"/template"))
+
+
+def _text_element(name: bytes) -> bytes:
+    """A whole raw text element, from after its "<" to after its end tag (no "<!--" in a script)."""
+    end_tag = b"/" + name + _DELIMITER
+    text_stop = b"!--|" + end_tag if name == b"script" else end_tag
+    text = rb"[^<]*+(?:<(?!" + text_stop + rb")[^<]*+)*+"
+    return name + _DELIMITER + _TAG_REST + text + b"<" + end_tag + _TAG_REST
+
+
+# Everything the injector can pass over without a decision, in one match: text, tags other than
+# those named above (complete, attributes and all), comments, bogus comments and DOCTYPEs, and
+# whole raw text elements. It stops at a "<" that starts anything else or is cut short. After a
+# "<" each branch starts with a different byte; "(?![bpstinx])" spares most tags the check for
+# the special names.
+_RUN = re.compile(
+    rb"[^<]*+(?:<(?:"
+    rb"(?=[a-z])(?:(?>(?![bpstinx])|(?!(?:"
+    + b"|".join(_SPECIAL_START_TAGS)
+    + rb")"
+    + _DELIMITER
+    + rb"))[a-z]"
+    + _NAME_AND_REST
+    + rb"|"
+    + b"|".join(map(_text_element, _TEXT_AFTER))
+    + rb")|/(?:(?!template"
+    + _DELIMITER
+    + rb")[a-z]"
+    + _NAME_AND_REST
+    + rb"|(?![a-z])[^>]*+>)"  # "</>" is dropped; "</" and another non-letter: a bogus comment
+    + rb"|!(?:--(?>>|->|[^-]*+(?:-(?!-!?>)[^-]*+)*+--!?>)|(?!--)[^>]*+>)"
+    + rb"|\?[^>]*+>"
+    + rb"|(?=[^a-z!/?])"  # a "<" that is text
+    + rb")[^<]*+)*+",
     re.IGNORECASE,
 )
-_OPENINGS = (b"<!--", b"<body", b"<script", b"<style", b"<title", b"<textarea")
-_END_TAGS = {
-    b"</" + name: re.compile(b"</" + name + _NAME_END, re.IGNORECASE)
-    for name in (b"script", b"style", b"title", b"textarea")
-}
-_COMMENT_END = b"-->"
+_TAG_OPEN = re.compile(rb"<(/?)([A-Za-z][^\t\n\f\r />]*)")
+_COMMENT_END = re.compile(rb"--!?>")
+_COMMENT_ENDS = (b"-->", b"--!>")
+# Script data (§13.2.5.4, 15-31): its escape start, the escaped text's end and the end tag,
+# and the "<script" that starts double escaping.
+_SCRIPT_MARKERS = re.compile(rb"<!--|</script" + _DELIMITER, re.IGNORECASE)
+_ESCAPED_MARKERS = re.compile(rb"-->|</script" + _DELIMITER + rb"|<script" + _DELIMITER, re.I)
+_DOUBLE_ESCAPED_MARKERS = re.compile(rb"-->|</script" + _DELIMITER, re.IGNORECASE)
 
-# What the injector is doing.
-_DATA, _COMMENT, _RAW_TEXT, _BODY_TAG, _PASS = range(5)
-
-# States of the body tag's attribute tokenizer (HTML Standard §13.2.5.32-40), reduced to what
-# decides which ">" ends the tag. _NAME also covers the whitespace after a name.
-_BEFORE_NAME, _NAME, _BEFORE_VALUE, _DOUBLE_QUOTED, _SINGLE_QUOTED, _UNQUOTED, _CLOSED = range(7)
+# States of the attribute tokenizer (HTML Standard §13.2.5.8, 32-40) reduced to what decides
+# which ">" ends a tag. _NAME also covers the whitespace after a name; _TAG_NAME is the tag's own
+# name, for a tag that a chunk cut short in it.
+_BEFORE_NAME, _NAME, _BEFORE_VALUE, _DOUBLE_QUOTED, _SINGLE_QUOTED, _UNQUOTED = range(6)
+_TAG_NAME, _CLOSED = 6, 7
 # The first byte that makes the tokenizer leave each state.
 _TAG_STOPS = (
     re.compile(rb"[^\t\n\f\r /]"),
@@ -62,12 +184,14 @@ _TAG_STOPS = (
     re.compile(rb'"'),
     re.compile(rb"'"),
     re.compile(rb"[\t\n\f\r >]"),
+    re.compile(rb"[\t\n\f\r />]"),
 )
 _QUOTES = {ord('"'): _DOUBLE_QUOTED, ord("'"): _SINGLE_QUOTED}
 
 # A body tag whose attributes are all well-formed (names and unquoted values without quotes,
 # "<", "=" or "`"; whitespace between attributes): where the tokenizer would end such a tag is
-# plain, so one match finds it. Anything else goes through the tokenizer below.
+# plain, so one match finds it. Any other body tag goes through _TAG_END, and one that a chunk
+# cut short through _follow_tag.
 _SIMPLE_BODY_TAG = re.compile(
     rb"<body"
     rb"(?:[\t\n\f\r ]+[^\t\n\f\r /><\"'=`]+"
@@ -89,7 +213,23 @@ def _next_tag_state(state: int, byte: int) -> int:
         return _BEFORE_VALUE if byte == ord("=") else _BEFORE_NAME
     if state == _BEFORE_VALUE:
         return _QUOTES.get(byte, _UNQUOTED)
-    return _BEFORE_NAME  # whitespace after an unquoted value
+    return _BEFORE_NAME  # whitespace after an unquoted value or a tag name, or "/" after a name
+
+
+def _follow_tag(
+    data: bytes, pos: int, limit: int, state: int, until: int = _CLOSED
+) -> tuple[int, int]:
+    """Where the tokenizer is, in ``state`` at ``data[pos]``, once past ">", in state ``until``,
+    or at ``limit``."""
+    while pos < limit:
+        stop = _TAG_STOPS[state].search(data, pos, limit)
+        if stop is None:
+            break
+        pos = stop.end()
+        state = _next_tag_state(state, data[pos - 1])
+        if state in (_CLOSED, until):
+            return pos, state
+    return limit, state
 
 
 def _split_marker(data: bytes, pos: int, markers: tuple[bytes, ...]) -> int:
@@ -104,11 +244,12 @@ def _split_marker(data: bytes, pos: int, markers: tuple[bytes, ...]) -> int:
 class BodyTagMemo:
     """Where the snippet went in the first chunk of the last few documents.
 
-    A site sends the same few heads again and again. Where the snippet goes depends only on the
-    bytes up to the end of the body tag: every search above looks at most one byte past a tag
-    name, and that byte is still inside the tag. So a first chunk that starts with the same bytes
-    gets the snippet at the same place, found with one ``startswith`` instead of a scan through
-    the head's comments, scripts and styles.
+    A site sends the same few heads again and again. Where the snippet goes after a body tag
+    depends only on the bytes up to the end of that tag: the tokenizer reads forwards, and each
+    of its decisions looks at most one byte past a name or marker, still inside the tag. So a
+    first chunk that starts with the same bytes gets the snippet at the same place, found with
+    one ``startswith`` instead of a scan through the head's comments, scripts and styles. (A
+    snippet put before ``<plaintext>`` is decided by the bytes after it, so it is not kept.)
     """
 
     __slots__ = ("_entries", "_size")
@@ -138,11 +279,14 @@ MAX_MEMO_PREFIX = 16 * 1024
 class HTMLInjector:
     """Streams an HTML body, inserting ``snippet`` once, right after the opening <body …> tag.
 
-    With a ``memo``, the first chunk is looked up there first, and a body tag found in it is
-    remembered there.
+    It follows the tokenizer until the body tag, one mode per kind of text (data, a tag cut
+    short by a chunk, comments, raw text, the three script data states), and counts the
+    templates open. With a ``memo``, the first chunk is looked up there first, and a body tag
+    found in it is remembered there.
     """
 
     __slots__ = (
+        "_after",
         "_end_tag",
         "_held",
         "_injected",
@@ -151,6 +295,7 @@ class HTMLInjector:
         "_snippet",
         "_tag_pos",
         "_tag_state",
+        "_templates",
     )
 
     def __init__(self, snippet: bytes, memo: BodyTagMemo | None = None) -> None:
@@ -158,8 +303,10 @@ class HTMLInjector:
         self._snippet = snippet
         self._mode = _DATA
         self._held = b""
-        self._end_tag = b""  # the end tag of the raw text being skipped, "</script"
-        self._tag_state = _BEFORE_NAME
+        self._end_tag = b""  # the end tag of the raw text being skipped, "</style"
+        self._templates = 0  # how many <template> elements are open
+        self._tag_state = _BEFORE_NAME  # of the tag a chunk cut short
+        self._after = _DATA  # the mode after that tag
         self._tag_pos = 0  # where to go on in the held-back body tag
         self._injected = False
 
@@ -197,32 +344,12 @@ class HTMLInjector:
 
     def _scan(self, chunk: bytes) -> bytes:
         data = self._held + chunk if self._held else chunk
-        if self._mode == _BODY_TAG:
-            return self._body_tag(data, 0, self._tag_pos)
         pos = 0
-        while True:
-            if self._mode == _DATA:
-                found = _OPENING.search(data, pos)
-                if found is None:
-                    return self._hold(data, _split_marker(data, pos, _OPENINGS))
-                if found[1]:
-                    self._mode = _BODY_TAG
-                    return self._body_tag(data, found.start(), found.end())
-                if found[0] == b"<!--":
-                    self._mode, pos = _COMMENT, found.start() + 2
-                else:
-                    self._mode, pos = _RAW_TEXT, found.end()
-                    self._end_tag = b"</" + found[0][1:].lower()
-            elif self._mode == _COMMENT:
-                end = data.find(_COMMENT_END, pos)
-                if end < 0:
-                    return self._hold(data, _split_marker(data, pos, (_COMMENT_END,)))
-                self._mode, pos = _DATA, end + len(_COMMENT_END)
-            else:
-                found = _END_TAGS[self._end_tag].search(data, pos)
-                if found is None:
-                    return self._hold(data, _split_marker(data, pos, (self._end_tag,)))
-                self._mode, pos = _DATA, found.end()
+        while True:  # each step goes on from pos, in a mode it may change, or ends the chunk
+            step = _STEPS[self._mode](self, data, pos)
+            if isinstance(step, bytes):
+                return step
+            pos = step
 
     def finish(self) -> bytes:
         """Whatever is still held back, then the snippet if no ``<body>`` tag was found.
@@ -235,9 +362,9 @@ class HTMLInjector:
         self._injected = True
         return held + self._snippet
 
-    def _insert(self, data: bytes, end: int) -> bytes:
+    def _insert(self, data: bytes, end: int, remember: bool = True) -> bytes:
         """``data`` with the snippet at ``end``, remembered if ``data`` starts the document."""
-        if self._memo is not None:
+        if self._memo is not None and remember:
             self._memo.add(data, end)
         self._mode, self._held, self._injected = _PASS, b"", True
         return _spliced(data, end, self._snippet)
@@ -246,26 +373,172 @@ class HTMLInjector:
         self._held = data[start:]
         return data[:start]
 
-    def _body_tag(self, data: bytes, start: int, pos: int) -> bytes:
-        """Look for the end of the body tag at ``data[start:]``, going on at ``data[pos]``."""
-        simple = _SIMPLE_BODY_TAG.match(data, start, start + MAX_BODY_TAG)
-        if simple is not None and self._tag_state == _BEFORE_NAME:
-            return self._insert(data, simple.end())
-        limit = min(len(data), start + MAX_BODY_TAG)
+    # --- The steps, one per mode: each returns where to go on, or what to send now ---
+
+    def _data(self, data: bytes, pos: int) -> int | bytes:
+        pos = _RUN.match(data, pos).end()  # type: ignore[union-attr]  # it matches "" at least
+        if pos == len(data):
+            return self._hold(data, pos)
+        if not self._templates:  # most often the run stops at the body tag
+            simple = _SIMPLE_BODY_TAG.match(data, pos, pos + MAX_BODY_TAG)
+            if simple is not None:
+                return self._insert(data, simple.end())
+        tag = _TAG_OPEN.match(data, pos)
+        if tag is None:
+            return self._markup_declaration(data, pos)
+        name_end = tag.end()
+        if name_end == len(data):  # the name may go on in the next chunk
+            if name_end - pos <= _LONGEST_TAG_OPENING:
+                return self._hold(data, pos)
+            self._mode, self._tag_state, self._after = _TAG, _TAG_NAME, _DATA
+            return name_end
+        name = tag[2].lower()
+        if tag[1]:  # an end tag
+            if name == b"template" and self._templates:
+                self._templates -= 1
+            return self._tag(data, name_end, _DATA)
+        if name == b"body" and not self._templates:
+            return self._body_tag(data, pos, name_end, _BEFORE_NAME)
+        if name == b"plaintext":
+            return self._insert(data, pos, remember=False)
+        if name == b"template":
+            self._templates += 1
+        after = _TEXT_AFTER.get(name, _DATA)
+        if after == _RAW_TEXT:
+            self._end_tag = b"</" + name
+        return self._tag(data, name_end, after)
+
+    def _markup_declaration(self, data: bytes, pos: int) -> int | bytes:
+        """At a "<" that starts no tag: a comment, a bogus comment or DOCTYPE, or text."""
+        opening = data[pos + 1 : pos + 4]
+        if opening == b"!--":
+            return self._comment_start(data, pos)
+        if b"!--".startswith(opening) or opening == b"/":  # cut short: "<", "<!", "<!-", "</"
+            return self._hold(data, pos)
+        if opening[:1] in b"!?/":
+            self._mode = _BOGUS_COMMENT
+            return pos + 2
+        return pos + 1
+
+    def _comment_start(self, data: bytes, pos: int) -> int | bytes:
+        """At ``<!--``, which "<!-->" and "<!--->" close at once."""
+        text = pos + len(b"<!--")
+        if data.startswith(b">", text):
+            return text + 1
+        if data.startswith(b"->", text):
+            return text + 2
+        if b"->".startswith(data[text : text + 2]):  # cut short: "<!--" or "<!---"
+            return self._hold(data, pos)
+        self._mode = _COMMENT
+        return text
+
+    def _tag(self, data: bytes, pos: int, after: int) -> int | bytes:
+        """Past the tag whose name ends at ``pos`` (or a tag before an attribute name there),
+        then on in mode ``after``."""
+        end = _TAG_END.match(data, pos)
+        if end is not None:
+            self._mode = after
+            return end.end()
+        pos = _ATTRIBUTES_SO_FAR.match(data, pos).end()  # type: ignore[union-attr]  # or ""
+        _, state = _follow_tag(data, pos, len(data), _BEFORE_NAME)
+        self._mode, self._tag_state, self._after = _TAG, state, after
+        return self._hold(data, len(data))
+
+    def _in_tag(self, data: bytes, pos: int) -> int | bytes:
+        """Through the attribute (or name) that the last chunk cut short, then as in _tag."""
         state = self._tag_state
-        while pos < limit:
-            stop = _TAG_STOPS[state].search(data, pos, limit)
-            if stop is None:
-                break
-            pos = stop.end()
-            state = _next_tag_state(state, data[pos - 1])
+        if state != _BEFORE_NAME:
+            pos, state = _follow_tag(data, pos, len(data), state, until=_BEFORE_NAME)
             if state == _CLOSED:
-                return self._insert(data, pos)
+                self._mode = self._after
+                return pos
+            if state != _BEFORE_NAME:
+                self._tag_state = state
+                return self._hold(data, pos)
+        return self._tag(data, pos, self._after)
+
+    def _comment(self, data: bytes, pos: int) -> int | bytes:
+        end = _COMMENT_END.search(data, pos)
+        if end is None:
+            return self._hold(data, _split_marker(data, pos, _COMMENT_ENDS))
+        self._mode = _DATA
+        return end.end()
+
+    def _bogus_comment(self, data: bytes, pos: int) -> int | bytes:
+        end = data.find(b">", pos)
+        if end < 0:
+            return self._hold(data, len(data))
+        self._mode = _DATA
+        return end + 1
+
+    def _raw_text(self, data: bytes, pos: int) -> int | bytes:
+        end_tag = _END_TAGS[self._end_tag].search(data, pos)
+        if end_tag is None:
+            return self._hold(data, _split_marker(data, pos, (self._end_tag,)))
+        return self._tag(data, end_tag.end(), _DATA)
+
+    def _script(self, data: bytes, pos: int) -> int | bytes:
+        found = _SCRIPT_MARKERS.search(data, pos)
+        if found is None:
+            return self._hold(data, _split_marker(data, pos, (b"<!--", b"</script")))
+        if found[0] == b"<!--":
+            self._mode = _SCRIPT_ESCAPED
+            return found.start() + 2  # its "--" may be the start of "-->"
+        return self._tag(data, found.end(), _DATA)
+
+    def _script_escaped(self, data: bytes, pos: int) -> int | bytes:
+        found = _ESCAPED_MARKERS.search(data, pos)
+        if found is None:
+            return self._hold(data, _split_marker(data, pos, (b"-->", b"</script", b"<script")))
+        if found[0] == b"-->":
+            self._mode = _SCRIPT
+            return found.end()
+        if found[0][1] == ord("/"):
+            return self._tag(data, found.end(), _DATA)
+        self._mode = _SCRIPT_DOUBLE_ESCAPED
+        return found.end() + 1  # past the whitespace, "/" or ">" after the name
+
+    def _script_double_escaped(self, data: bytes, pos: int) -> int | bytes:
+        found = _DOUBLE_ESCAPED_MARKERS.search(data, pos)
+        if found is None:
+            return self._hold(data, _split_marker(data, pos, (b"-->", b"</script")))
+        if found[0] == b"-->":
+            self._mode = _SCRIPT
+            return found.end()
+        self._mode = _SCRIPT_ESCAPED
+        return found.end() + 1  # past the whitespace, "/" or ">" after the name
+
+    def _resume_body_tag(self, data: bytes, pos: int) -> int | bytes:
+        return self._body_tag(data, 0, self._tag_pos, self._tag_state)
+
+    def _body_tag(self, data: bytes, start: int, pos: int, state: int) -> bytes:
+        """Look for the end of the body tag at ``data[start:]``, going on at ``data[pos]``."""
+        limit = min(len(data), start + MAX_BODY_TAG)
+        if state == _BEFORE_NAME:
+            end = _TAG_END.match(data, pos, limit)
+            if end is not None:
+                return self._insert(data, end.end())
+        pos, state = _follow_tag(data, pos, limit, state)
+        if state == _CLOSED:
+            return self._insert(data, pos)
         if limit == start + MAX_BODY_TAG:
             self._mode, self._held = _PASS, b""  # too long: as if there were no body tag
             return data
-        self._tag_state, self._tag_pos = state, pos - start
+        self._mode, self._tag_state, self._tag_pos = _BODY_TAG, state, pos - start
         return self._hold(data, start)
+
+
+_STEPS: tuple[Callable[[HTMLInjector, bytes, int], int | bytes], ...] = (
+    HTMLInjector._data,
+    HTMLInjector._in_tag,
+    HTMLInjector._resume_body_tag,
+    HTMLInjector._comment,
+    HTMLInjector._bogus_comment,
+    HTMLInjector._raw_text,
+    HTMLInjector._script,
+    HTMLInjector._script_escaped,
+    HTMLInjector._script_double_escaped,
+)
 
 
 def insert_snippet(document: bytes, snippet: bytes, memo: BodyTagMemo) -> bytes:
