@@ -128,8 +128,8 @@ def run_through(coroutine: Coroutine[Any, Any, Any]) -> None:
 
 def steps(consent: Any, scope: dict[str, Any], kind: str) -> dict[str, Callable[[], Any]]:
     """Each step of one request as a call with the request's own values, by what it is."""
-    from consent.html import BodyTagMemo, HTMLInjector, insert_snippet
     from consent.middleware import HTMLResponder
+    from consent.page.injector import BodyTagMemo, HTMLInjector, insert_snippet
     from consent.page.render import next_path
 
     site, pages = consent.site, consent.pages

@@ -3,7 +3,7 @@
 A request takes one of three ways: the consent API under the prefix (:mod:`consent.endpoints`);
 a WebSocket handshake, whose answers lose refused cookies (:class:`WebSocketResponder`); or an
 HTTP response, which an :class:`HTMLResponder` follows: the start message is rewritten by its
-plan (:mod:`consent.page.start`), and a page's body gets the snippet (:mod:`consent.html`).
+plan (:mod:`consent.page.start`), and a page's body gets the snippet (:mod:`consent.page.injector`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from starlette.types import Message, Receive, Scope, Send
 from consent.choice.codec import ConsentState
 from consent.choice.enforcement import CookiePolicy
 from consent.endpoints import ConsentEndpoints, DecisionEvent
-from consent.html import BodyTagMemo, HTMLInjector, insert_snippet
 from consent.page.encoding import PRESCAN_BYTES, sniff_encoding
+from consent.page.injector import BodyTagMemo, HTMLInjector, insert_snippet
 from consent.page.render import Renderer
 from consent.page.start import (
     FROM_BODY,

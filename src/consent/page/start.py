@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any, Final
 
-from consent.html import html_charset
+from consent.page.injector import html_charset
 
 logger = logging.getLogger("consent")
 

@@ -27,8 +27,14 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from playwright.sync_api import Page, Route, sync_playwright
 
-from consent import html
-from consent.html import MAX_BODY_TAG, BodyTagMemo, HTMLInjector, html_charset, insert_snippet
+from consent.page import injector
+from consent.page.injector import (
+    MAX_BODY_TAG,
+    BodyTagMemo,
+    HTMLInjector,
+    html_charset,
+    insert_snippet,
+)
 
 SNIPPET = b'<i id="consent-marker"></i>'
 
@@ -791,7 +797,7 @@ def test_any_split_gives_the_same_answer_with_a_small_limit(
     document: bytes, limit: int, data: st.DataObject
 ) -> None:
     points = data.draw(st.lists(st.integers(0, len(document)), max_size=len(document) + 2))
-    with mock.patch.object(html, "MAX_BODY_TAG", limit):
+    with mock.patch.object(injector, "MAX_BODY_TAG", limit):
         expected = whole(document)
         assert stream([document], limit=limit) == expected
         assert stream(split(document, points), limit=limit) == expected
@@ -825,7 +831,7 @@ def test_the_run_skips_only_what_the_steps_would(document: bytes, data: st.DataO
     (text only) the injector's steps go through each of them, and must end in the same place."""
     points = data.draw(st.lists(st.integers(0, len(document)), max_size=4))
     expected = whole(document)
-    with mock.patch.object(html, "_RUN", re.compile(rb"[^<]*+")):
+    with mock.patch.object(injector, "_RUN", re.compile(rb"[^<]*+")):
         assert whole(document) == expected
         assert stream(split(document, points)) == expected
 
@@ -843,17 +849,20 @@ def test_tag_regexes_end_where_the_step_by_step_tokenizer_does(
     of §13.2.5.32-40 one stop at a time: the same end, or both still inside the tag, in the
     same state once _ATTRIBUTES_SO_FAR has passed over all but the last attribute."""
     data = b"<a" + name_end + rest
-    position, state = html._follow_tag(data, 2, len(data), html._BEFORE_NAME)
-    found = html._TAG_END.match(data, 2)
-    assert (found.end() if found else None) == (position if state == html._CLOSED else None)
-    every_form = re.compile(html._ATTRIBUTES).match(data, 2)
+    position, state = injector._follow_tag(data, 2, len(data), injector._BEFORE_NAME)
+    found = injector._TAG_END.match(data, 2)
+    assert (found.end() if found else None) == (position if state == injector._CLOSED else None)
+    every_form = re.compile(injector._ATTRIBUTES).match(data, 2)
     assert (every_form.end() if every_form else None) == (found.end() if found else None)
-    usual = re.compile(html._USUAL_ATTRIBUTES).match(data, 2)
+    usual = re.compile(injector._USUAL_ATTRIBUTES).match(data, 2)
     if usual is not None:
         assert usual.end() == position
     if found is None:  # cut short: the attributes so far, then the last one step by step
-        so_far = html._ATTRIBUTES_SO_FAR.match(data, 2).end()  # type: ignore[union-attr]
-        assert html._follow_tag(data, so_far, len(data), html._BEFORE_NAME) == (position, state)
+        so_far = injector._ATTRIBUTES_SO_FAR.match(data, 2).end()  # type: ignore[union-attr]
+        assert injector._follow_tag(data, so_far, len(data), injector._BEFORE_NAME) == (
+            position,
+            state,
+        )
 
 
 # --- Memory ---
