@@ -167,6 +167,16 @@ async def postgres_scratch() -> tuple[sa.URL, str] | str:
     return server, name
 
 
+async def drop_scratch(server: sa.URL, name: str) -> None:
+    """Drops the scratch database ``name`` (retried: an autovacuum worker may hold it)."""
+    for _ in range(20):
+        try:
+            await _admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except sa.exc.DBAPIError:
+            await asyncio.sleep(0.5)
+
+
 async def run_backend(backend: str, url: str, folder: Path, count: int, rounds: int) -> Round:
     results = [await one_round(backend, url, folder, count) for _ in range(rounds)]
     return sorted(results, key=lambda result: result.rate)[len(results) // 2]
@@ -186,12 +196,7 @@ async def measure(count: int, rounds: int) -> tuple[list[Round], list[str]]:
                 url = server.set(database=name).render_as_string(hide_password=False)
                 results.append(await run_backend("PostgreSQL", url, Path(folder), count, rounds))
             finally:
-                for _ in range(20):  # an autovacuum worker may hold it for a moment
-                    try:
-                        await _admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                        break
-                    except sa.exc.DBAPIError:
-                        await asyncio.sleep(0.5)
+                await drop_scratch(server, name)
     return results, skipped
 
 

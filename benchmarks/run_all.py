@@ -29,6 +29,7 @@ SCRIPTS = (
     "bench_server_instructions.py",
     "bench_memory.py",
     "bench_uvicorn.py",
+    "bench_decisions_http.py",
     "profile_asgi.py",
 )
 

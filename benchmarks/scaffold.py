@@ -97,7 +97,8 @@ def free_port() -> int:
 class UvicornServer:
     """``python -m uvicorn benchmarks.apps:<app_name>`` on a free port of 127.0.0.1: one worker,
     quiet, run from the repository root, optionally under ``wrapper`` (valgrind) and pinned to
-    ``cpus``. Its output is kept for the error message of a server that fails."""
+    ``cpus``. An ``app_name`` with a colon is a whole import string (``module:attribute``).
+    Its output is kept for the error message of a server that fails."""
 
     def __init__(
         self,
@@ -112,7 +113,8 @@ class UvicornServer:
         self.app_name = app_name
         self.port = free_port()
         self.command = [
-            *wrapper, sys.executable, "-m", "uvicorn", f"benchmarks.apps:{app_name}",
+            *wrapper, sys.executable, "-m", "uvicorn",
+            app_name if ":" in app_name else f"benchmarks.apps:{app_name}",
             "--host", "127.0.0.1", "--port", str(self.port),
             "--log-level", "warning", "--no-access-log", "--http", http, *options,
         ]  # fmt: skip

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -40,6 +41,7 @@ MAX_BODY = 8 * 1024
 MAX_IDEMPOTENCY_KEY = 64
 ACTIONS = ("accept_all", "reject_all", "save")
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
+_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,9 @@ class DecisionEvent:
     decided_at: int
     first_decided: int
     previous: tuple[str, ...] | None
+
+
+_EVENT_FIELDS = tuple(field.name for field in fields(DecisionEvent))
 
 
 class BadRequestError(Exception):
@@ -205,11 +210,12 @@ class ConsentEndpoints:
         record, value = site.codec.decide(granted, choice.source, previous._record)
         state = site.codec.state_of(record, gpc=previous.gpc)
         self.record(state, previous, record.last_decided)
-        await self.keep_record(choice, state, previous, visitor, request)
+        next_path = safe_next(choice.next_path)
+        await self.keep_record(choice, state, previous, visitor, request, next_path)
         if choice.wants_json:
             response: Response = self.state_response(state)
         else:
-            response = RedirectResponse(safe_next(choice.next_path), status_code=303)
+            response = RedirectResponse(next_path, status_code=303)
         max_age = self.settings.consent_max_age_days * 86400
         self.set_own_cookie(response, request, self.settings.cookie_name, value, max_age)
         for expiry in site.policy.expirations(request_cookies(request.scope), state.granted):
@@ -217,7 +223,11 @@ class ConsentEndpoints:
         return response
 
     def record(self, state: ConsentState, previous: ConsentState, moment: int) -> None:
-        """Keeps proof of the choice: an audit log line and the site's own callback."""
+        """Keeps proof of the choice: an audit log line and the site's own callback (the event
+        is built only when one of them takes it)."""
+        logged = audit.isEnabledFor(logging.INFO)
+        if not logged and self.on_decision is None:
+            return
         assert state.consent_id is not None
         assert state.source is not None
         event = DecisionEvent(
@@ -230,7 +240,9 @@ class ConsentEndpoints:
             first_decided=state.first_decided or moment,
             previous=tuple(sorted(previous.granted)) if previous.decided else None,
         )
-        audit.info("consent decision %s", json.dumps(asdict(event), sort_keys=True))
+        if logged:
+            fields_of_event = {name: getattr(event, name) for name in _EVENT_FIELDS}
+            audit.info("consent decision %s", json.dumps(fields_of_event, sort_keys=True))
         if self.on_decision is not None:
             try:
                 self.on_decision(event)
@@ -244,14 +256,16 @@ class ConsentEndpoints:
         previous: ConsentState,
         visitor: Visitor,
         request: Request,
+        next_path: str,
     ) -> None:
         """Writes the decision's record to the store (committed, or spooled after
         ``records_commit_wait`` seconds). The visitor's choice stands even if neither can keep
-        it: that is logged as an error, and the answer goes out."""
+        it: that is logged as an error, and the answer goes out. ``next_path`` is the choice's
+        ``next`` made safe; the record's page is it, else the Referer's path."""
         if not self.recorder.enabled:
             return
         assert state.consent_id is not None
-        page = safe_next(choice.next_path) if choice.next_path else _referer_path(request)
+        page = next_path if choice.next_path else _referer_path(request)
         client = request.client
         try:
             await self.recorder.keep(
@@ -377,7 +391,7 @@ def safe_next(value: str | None) -> str:
         return "/"
     if value.startswith(("//", "/\\")) or "\\" in value:
         return "/"
-    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+    if _CONTROL_CHARACTER.search(value):
         return "/"
     parts = urlsplit(value)
     if parts.scheme or parts.netloc:

@@ -59,6 +59,9 @@ DEFAULT_RECORDS_URL = "sqlite+aiosqlite:///consent-records.sqlite3"
 DEFAULT_RECORDS_SPOOL = "consent-records.spool.jsonl"
 RECORDS_OFF = "none"
 MAX_RECORDS_COMMIT_WAIT = 60.0
+#: Seconds between replays of what slow commits left in the spool (the store's own default).
+DEFAULT_RECORDS_REPLAY_INTERVAL = 30.0
+MAX_RECORDS_REPLAY_INTERVAL = 3600.0
 MAX_RECORDS_RETENTION_DAYS = 36_500
 
 CATEGORY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -191,6 +194,11 @@ class ConsentSettings(BaseSettings):
     records_ip: Literal["truncated", "none", "full"] = "truncated"
     #: Seconds a decision waits for its record's commit before the record is spooled instead.
     records_commit_wait: float = Field(default=2.0, gt=0, le=MAX_RECORDS_COMMIT_WAIT)
+    #: Seconds between replays of what slow commits left in the spool while the database
+    #: answers (a database that is down is tried again every second whatever this says).
+    records_replay_interval: float = Field(
+        default=DEFAULT_RECORDS_REPLAY_INTERVAL, gt=0, le=MAX_RECORDS_REPLAY_INTERVAL
+    )
     #: The local spool file; None: beside the SQLite file, else ``consent-records.spool.jsonl``
     #: in the working directory.
     records_spool: Path | None = None

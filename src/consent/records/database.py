@@ -156,7 +156,9 @@ def safe_url(url: sa.URL) -> str:
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """An engine for ``url`` (see :func:`records_url`), SQLite set to WAL and full sync."""
+    """An engine for ``url`` (see :func:`records_url`), SQLite set to WAL and full sync. Its
+    errors do not quote the statement's parameters: the store logs them, and a record's
+    consent id, User-Agent and address do not belong in a server's log."""
     parsed = records_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in {None, "", ":memory:"}:
         folder = Path(parsed.database or "").parent
@@ -167,7 +169,10 @@ def create_engine(url: str) -> AsyncEngine:
     try:
         if parsed.get_backend_name() == "sqlite":
             engine = create_async_engine(
-                parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT}, pool_pre_ping=True
+                parsed,
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT},
+                pool_pre_ping=True,
+                hide_parameters=True,
             )
             sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
             sa.event.listen(engine.sync_engine, "begin", _sqlite_begin)
@@ -176,6 +181,7 @@ def create_engine(url: str) -> AsyncEngine:
             parsed,
             connect_args={"timeout": CONNECT_TIMEOUT, "command_timeout": COMMAND_TIMEOUT},
             pool_pre_ping=True,
+            hide_parameters=True,
         )
     except (ArgumentError, NoSuchModuleError, ImportError) as error:
         raise RecordsConfigurationError(f"records_url: {safe_url(parsed)}: {error}") from None

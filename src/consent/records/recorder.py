@@ -55,6 +55,7 @@ class DecisionRecorder:
                 settings.records_url,
                 settings.records_spool_path(),
                 commit_wait=settings.records_commit_wait,
+                replay_interval=settings.records_replay_interval,
             )
         self._wordings: dict[str, Wording] = {}
         self._start_lock: asyncio.Lock | None = None

@@ -13,7 +13,9 @@ that does not parse is moved to ``<spool>.rejected`` for someone to look at. One
 spool at a time (an exclusive lock on ``<spool>.lock``). Several processes started with the same
 spool path (uvicorn's workers) each take the first free one of ``<spool>``, ``<spool>.1``, …
 ``<spool>.{MAX_SPOOLS - 1}``; after a restart they take the same names again, so what a process
-left in its spool is replayed by the one that takes it next.
+left in its spool is replayed by the one that takes it next. A replay also takes, for as long as
+it lasts, each sibling spool that holds records and that no process holds (left by a worker that
+is not started again, when a site runs fewer workers than before), and replays it as well.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import fcntl
 import json
 import logging
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -49,6 +51,16 @@ def _fsync_directory(path: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def _holds_records(path: Path) -> bool:
+    """Whether the spool at ``path`` (or a replay of it that did not finish) holds records."""
+    if path.with_name(path.name + ".replaying").exists():
+        return True
+    try:
+        return path.stat().st_size > 0
+    except FileNotFoundError:
+        return False
 
 
 def _spool_line(record: DecisionRecord) -> bytes:
@@ -80,28 +92,39 @@ class Spool:
 
     # --- owning the files ---------------------------------------------------------------
 
+    def _sibling(self, number: int) -> Path:
+        """The path's spool number ``number``: ``<spool>``, then ``<spool>.1``, …"""
+        return self._base.with_name(self._base.name + (f".{number}" if number else ""))
+
     def open(self) -> None:
         """Takes the first spool of the path's that no other process holds, and makes it
         ready for appends."""
         for number in range(MAX_SPOOLS):
-            suffix = f".{number}" if number else ""
-            self._name(self._base.with_name(self._base.name + suffix))
-            lock = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(lock)
-                continue
-            break
-        else:
-            self._name(self._base)
-            raise SpoolInUseError(
-                f"the consent-record spool {self._base} and its {MAX_SPOOLS - 1} numbered "
-                "siblings are all used by other processes"
-            )
+            if self._take(self._sibling(number)):
+                return
+        self._name(self._base)
+        raise SpoolInUseError(
+            f"the consent-record spool {self._base} and its {MAX_SPOOLS - 1} numbered "
+            "siblings are all used by other processes"
+        )
+
+    def _take(self, path: Path) -> bool:
+        """Takes the spool at ``path`` unless another process holds it."""
+        self._name(path)
+        lock = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(lock)
+            return False
+        try:
+            self._cut_torn_line()
+            self._descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except OSError:
+            os.close(lock)
+            raise
         self._lock_descriptor = lock
-        self._cut_torn_line()
-        self._descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        return True
 
     def _cut_torn_line(self) -> None:
         """Cuts a last line that a crash left without its newline (it was never fsync'd, so
@@ -140,13 +163,16 @@ class Spool:
             self._descriptor = self._lock_descriptor = None
 
     def pending(self) -> bool:
-        """Whether records wait here for the database."""
-        if self.replaying_path.exists():
-            return True
-        try:
-            return self.path.stat().st_size > 0
-        except FileNotFoundError:
-            return False
+        """Whether records wait here, or in a sibling spool, for the database."""
+        return _holds_records(self.path) or any(self._others())
+
+    def _others(self) -> Iterator[Path]:
+        """The path's other spools that hold records: those no process holds are orphans
+        (their lock is free); those of running processes are replayed by them."""
+        for number in range(MAX_SPOOLS):
+            path = self._sibling(number)
+            if path != self.path and _holds_records(path):
+                yield path
 
     def __str__(self) -> str:
         return str(self.path)
@@ -188,8 +214,28 @@ class Spool:
 
     async def replay(self, insert: Insert, batch_size: int = REPLAY_BATCH) -> int:
         """Hands every spooled record to ``insert``, in the order spooled, ``batch_size`` at a
-        time, and empties the spool once all are in. Returns how many records were replayed.
-        If ``insert`` raises, the records stay for the next replay."""
+        time, and empties the spool once all are in; then does the same for each orphaned
+        sibling spool. Returns how many records were replayed. If ``insert`` raises, the
+        records stay for the next replay."""
+        total = await self._replay_own(insert, batch_size)
+        for path in list(self._others()):
+            orphan = Spool(path)
+            if not orphan._take(path):
+                continue  # a running process's own
+            try:
+                replayed = await orphan._replay_own(insert, batch_size)
+            finally:
+                await orphan.close()
+            if replayed:
+                logger.info(
+                    "consent records: %d records replayed from %s, a spool no process holds",
+                    replayed,
+                    orphan,
+                )
+            total += replayed
+        return total
+
+    async def _replay_own(self, insert: Insert, batch_size: int) -> int:
         async with self._replay_lock:
             total = 0
             if self.replaying_path.exists():

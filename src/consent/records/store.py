@@ -41,6 +41,7 @@ from consent.records.database import (
 )
 from consent.records.model import DecisionRecord
 from consent.records.spool import REPLAY_BATCH, Spool
+from consent.settings import DEFAULT_RECORDS_REPLAY_INTERVAL
 
 logger = logging.getLogger("consent.records")
 
@@ -54,9 +55,9 @@ MAX_BATCH = 256
 DEFAULT_WRITERS = 1
 #: Records waiting for the writer; when full, new records go straight to the spool.
 MAX_QUEUED = 8192
-#: Seconds between replays of what a slow commit spooled, and between tries of a database
-#: that is down.
-DEFAULT_REPLAY_INTERVAL = 30.0
+#: Seconds between replays of what a slow commit spooled (the ``records_replay_interval``
+#: setting's default), and between tries of a database that is down.
+DEFAULT_REPLAY_INTERVAL = DEFAULT_RECORDS_REPLAY_INTERVAL
 DEFAULT_RETRY_INTERVAL = 1.0
 #: Wording fingerprints known to be stored (so their rows are not sent again).
 MAX_KNOWN_WORDINGS = 1024
