@@ -24,6 +24,13 @@ DEMO_COOKIES: tuple[tuple[str, str, int | None], ...] = (
 
 PRIVACY = "<p>What we collect, why, and for how long.</p>"
 
+#: A tracker pasted into the page that no category declares, left in on purpose: it sets
+#: ``_hjid`` from a script, whatever the visitor chose, and ``consent cookies --check`` reports
+#: it as "seen only from browsers (set by a script)" once browsers have sent it back.
+UNDECLARED_TRACKER = """<script>
+document.cookie = "_hjid=demo-undeclared; path=/; max-age=31536000";
+</script>"""
+
 
 def page(title: str, body: str) -> str:
     """A complete HTML document with a ``<header>`` and a ``<main>`` landmark."""
@@ -61,6 +68,7 @@ Only the categories you allowed reach your browser.</p>
 <script type="text/plain" data-consent-category="analytics">
 document.getElementById("analytics-script").textContent = "The analytics script ran.";
 </script>
+{UNDECLARED_TRACKER}
 """
     return page("Welcome", body)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,6 +16,11 @@ from tests.support import LiveServer, make_settings
 # properties are about correctness, and the benchmarks measure speed.
 hypothesis_settings.register_profile("consent", deadline=None)
 hypothesis_settings.load_profile("consent")
+
+# No cookie inventory unless a test names its file: the default is a JSON file in the working
+# directory, the repository. Set for the whole session, before the test modules are collected:
+# some import the example app, which reads its settings when it is imported.
+os.environ["CONSENT_COOKIE_INVENTORY"] = "none"
 
 
 @pytest.fixture

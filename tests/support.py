@@ -99,10 +99,12 @@ def launched_chromium() -> Iterator[Browser]:
 
 
 def make_settings(**overrides: Any) -> ConsentSettings:
-    # No record store unless a test asks for one: the default would write into the working tree.
+    # No record store and no cookie inventory unless a test asks for one: their defaults would
+    # write into the working tree.
     values: dict[str, Any] = {
         "secret_keys": ["test-key-newest", "test-key-older"],
         "records_url": "none",
+        "cookie_inventory": "none",
     }
     values.update(overrides)
     return ConsentSettings.load(**values)

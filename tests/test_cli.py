@@ -157,6 +157,7 @@ def test_demo_serves_the_example_site_with_the_banner() -> None:
     env["CONSENT_RECORDS_URL"] = (
         "none"  # the demo's default store would be a file in the repository
     )
+    env["CONSENT_COOKIE_INVENTORY"] = "none"  # so would its cookie inventory
     server = subprocess.Popen(
         command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )

@@ -1,4 +1,5 @@
-"""The ``consent`` command: ``check "<user agent>"``, ``browsers``, ``demo`` and ``records``."""
+"""The ``consent`` command: ``check "<user agent>"``, ``browsers``, ``cookies``, ``demo`` and
+``records``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import importlib
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from consent.browser.browserslist import load_data
@@ -39,6 +41,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     browsers.add_argument(
         "--json", action="store_true", help="as JSON, with the release data's source"
     )
+    cookies = commands.add_parser(
+        "cookies",
+        help="the cookie names the site's traffic carried, against the declarations",
+    )
+    cookies.add_argument(
+        "--settings", metavar="TOML", help="a settings file (default: built-in settings)"
+    )
+    cookies.add_argument(
+        "--inventory", metavar="JSON", help="the inventory file (default: cookie_inventory)"
+    )
+    cookies.add_argument(
+        "--check", action="store_true", help="exit with status 1 when a cookie is undeclared"
+    )
     commands.add_parser(
         "records",
         help="read the consent records back (consent records --help)",
@@ -54,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
+    if args.command == "cookies":
+        return _cookies(args.settings, args.inventory, check=args.check)
     if args.command in ("check", "browsers"):
         try:
             settings = (
@@ -131,6 +148,46 @@ def _policy_json(policy: BrowserPolicy) -> dict[str, Any]:
         "selected": {agent: list(versions) for agent, versions in policy.selected.items()},
         "not_judged": dict(policy.unused),
     }
+
+
+def _cookies(settings_file: str | None, inventory_file: str | None, *, check: bool) -> int:
+    """``consent cookies``: 0, or 1 with ``check`` when a cookie is undeclared; 2 when the
+    settings or the inventory cannot be read."""
+    from consent.choice.cookie_report import build_report, check_message, report_text
+    from consent.choice.inventory import read_inventory
+
+    try:
+        settings = (
+            ConsentSettings.from_toml(settings_file, debug=True)
+            if settings_file
+            else ConsentSettings.load(debug=True)
+        )
+    except ConfigurationError as error:
+        print(f"consent: {error}", file=sys.stderr)
+        return 2
+    path = Path(inventory_file) if inventory_file else settings.cookie_inventory_path()
+    if path is None:
+        print("consent cookies: cookie_inventory is 'none'; give --inventory", file=sys.stderr)
+        return 2
+    try:
+        inventory = read_inventory(path)
+    except FileNotFoundError:
+        print(
+            f"consent cookies: no inventory at {path}: the middleware writes it (setting "
+            "cookie_inventory) once it has served pages",
+            file=sys.stderr,
+        )
+        return 2
+    except (OSError, ValueError) as error:
+        print(f"consent cookies: cannot read {path}: {error}", file=sys.stderr)
+        return 2
+    report = build_report(settings, inventory)
+    print(report_text(report, str(path)))
+    failure = check_message(report) if check else None
+    if failure is not None:
+        print(f"\nconsent cookies --check: {failure}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _records(argv: list[str]) -> int:

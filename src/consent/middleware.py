@@ -17,6 +17,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from consent.choice.codec import ConsentState
 from consent.choice.enforcement import CookiePolicy
+from consent.choice.inventory import CookieFilter, CookieInventory
 from consent.endpoints import ConsentEndpoints, DecisionEvent
 from consent.page.encoding import PRESCAN_BYTES, sniff_encoding
 from consent.page.injector import BodyTagMemo, HTMLInjector, insert_snippet
@@ -64,18 +65,23 @@ class ConsentMiddleware:
     ) -> None:
         self.app = app
         self.settings = settings if settings is not None else ConsentSettings.load()
-        self.site = Site(self.settings)
+        self.site, self.inventory = _site_and_inventory(self.settings)
         self.endpoints = ConsentEndpoints(self.site, on_decision)
         self.prefix = self.settings.prefix
         self.after_prefix = len(self.prefix)
         tokens = _vary_tokens(self.settings, len(self.site.catalog.languages) > 1)
         accept_ch = [(b"accept-ch", b"Sec-CH-UA-Full-Version-List")]
+        cookie_filter: CookieFilter = (
+            self.site.policy.filter_headers if self.settings.consent_enabled else _keep_all
+        )
+        if self.inventory is not None:
+            cookie_filter = self.inventory.watching(cookie_filter)
         self.pages = Pages(
             site=self.site,
             plans=StartPlans(
                 partial(_merge_vary, tokens=tokens),
                 accept_ch if self.settings.accept_client_hints else [],
-                self.site.policy.filter_headers if self.settings.consent_enabled else _keep_all,
+                cookie_filter,
             ),
             renderer=self.site.renderer,
             body_tags=BodyTagMemo(),
@@ -99,8 +105,10 @@ class ConsentMiddleware:
             if self.settings.consent_enabled:
                 send = WebSocketResponder(self.site.policy, state, send).send
             await self.app(scope, receive, send)
-        elif scope["type"] == "lifespan" and self.endpoints.recorder.enabled:
-            lifespan = RecordsLifespan(self.endpoints.recorder, receive, send)
+        elif scope["type"] == "lifespan" and (
+            self.endpoints.recorder.enabled or self.inventory is not None
+        ):
+            lifespan = RecordsLifespan(self.endpoints.recorder, receive, send, self.inventory)
             await self.app(scope, lifespan.receive, lifespan.send)
         else:
             await self.app(scope, receive, send)
@@ -257,12 +265,20 @@ class HeldStart:
 class RecordsLifespan:
     """The app's lifespan messages, passed on, with the record store started before the app's
     start-up (its spool replayed) and closed after the app's shutdown. A store that cannot
-    start (a wrong ``records_url``) fails the start-up with the reason."""
+    start (a wrong ``records_url``) fails the start-up with the reason. The cookie inventory,
+    if any, is written after the app's shutdown."""
 
-    def __init__(self, recorder: DecisionRecorder, receive: Receive, send: Send) -> None:
+    def __init__(
+        self,
+        recorder: DecisionRecorder,
+        receive: Receive,
+        send: Send,
+        inventory: CookieInventory | None = None,
+    ) -> None:
         self.recorder = recorder
         self.upstream = receive
         self.downstream = send
+        self.inventory = inventory
 
     async def receive(self) -> Message:
         message = await self.upstream()
@@ -277,6 +293,8 @@ class RecordsLifespan:
     async def send(self, message: Message) -> None:
         if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
             await self.recorder.close()
+            if self.inventory is not None:
+                await self.inventory.close()
         await self.downstream(message)
 
 
@@ -295,6 +313,20 @@ class WebSocketResponder:
             kept = self.policy.filter_headers(headers, self.state.lookup()[1].granted)
             message = {**message, "headers": headers if kept is None else kept}
         await self.downstream(message)
+
+
+def _site_and_inventory(settings: ConsentSettings) -> tuple[Site, CookieInventory | None]:
+    """The site, and the inventory the ``cookie_inventory`` setting asks for, shown the
+    ``Set-Cookie`` lines (by the plans' cookie filter) and the Cookie headers the visitor cache
+    has not met (a returning visitor's page reads nothing)."""
+    site = Site(settings)
+    path = settings.cookie_inventory_path()
+    if path is None:
+        return site, None
+    own = (settings.cookie_name, settings.notice_cookie_name)
+    inventory = CookieInventory(path, site.policy.category_of, own_cookies=own)
+    site.on_new_cookie_header = inventory.saw_cookie_header
+    return site, inventory
 
 
 def _keep_all(headers: Sequence[Header], granted: frozenset[str]) -> None:

@@ -63,14 +63,89 @@ MAX_RECORDS_COMMIT_WAIT = 60.0
 DEFAULT_RECORDS_REPLAY_INTERVAL = 30.0
 MAX_RECORDS_REPLAY_INTERVAL = 3600.0
 MAX_RECORDS_RETENTION_DAYS = 36_500
+#: The cookie inventory's file when ``cookie_inventory`` is not set, in the working directory.
+DEFAULT_COOKIE_INVENTORY = "consent-cookie-inventory.json"
+COOKIE_INVENTORY_OFF = "none"
 
 CATEGORY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 COOKIE_PATTERN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z\[\]?]+$")
 
 
+# --- Cookie declarations shown to visitors (consent.choice.declarations) ----------------------
+#: Bounds of a declaration: how many per category, and how long each text may be.
+MAX_DECLARATIONS = 100
+MAX_PROVIDER_LENGTH = 200
+MAX_PURPOSE_LENGTH = 1000
+MAX_DURATION_LENGTH = 100
+LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+
+#: A text shown in every language, or a table of language tag → text.
+LocalisedText = str | dict[str, str]
+
+
+def _localised_text(text: LocalisedText, limit: int) -> LocalisedText:
+    """A declaration's text, checked: not empty, at most ``limit`` characters, and in a table,
+    language tags as keys."""
+    for language, value in text.items() if isinstance(text, dict) else (("", text),):
+        if language and not LANGUAGE_TAG.match(language):
+            raise ValueError(f"{language!r} is not a language tag such as 'en' or 'de-CH'")
+        if not value.strip():
+            raise ValueError("the text is empty" + (f" for {language!r}" if language else ""))
+        if len(value) > limit:
+            raise ValueError(f"the text is longer than {limit} characters")
+    if isinstance(text, dict) and not text:
+        raise ValueError("the table of texts by language is empty")
+    return text
+
+
+class CookieDeclaration(BaseModel):
+    """One cookie (or a glob of cookies) a category sets, as visitors are told of it.
+
+    ``purpose`` and ``duration`` are plain text, shown in every language, or a table of
+    language tag → text (the default language's text stands in for a language it lacks)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    provider: str
+    purpose: LocalisedText
+    duration: LocalisedText
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        if not COOKIE_PATTERN.match(name):
+            raise ValueError(f"cookie name or pattern {name!r} has characters a cookie name cannot")
+        return name
+
+    @field_validator("provider")
+    @classmethod
+    def _provider(cls, provider: str) -> str:
+        if not provider.strip() or len(provider) > MAX_PROVIDER_LENGTH:
+            raise ValueError(f"the provider must be 1 to {MAX_PROVIDER_LENGTH} characters")
+        return provider
+
+    @field_validator("purpose")
+    @classmethod
+    def _purpose(cls, purpose: LocalisedText) -> LocalisedText:
+        return _localised_text(purpose, MAX_PURPOSE_LENGTH)
+
+    @field_validator("duration")
+    @classmethod
+    def _duration(cls, duration: LocalisedText) -> LocalisedText:
+        return _localised_text(duration, MAX_DURATION_LENGTH)
+
+
+# --- end of the cookie declarations' settings -----------------------------------------------
+
+
 class Category(BaseModel):
-    """A category of cookies the visitor can allow or refuse."""
+    """A category of cookies the visitor can allow or refuse.
+
+    Each declaration's name also counts as one of its ``cookies``: it is added to them, after
+    the names given there, when the settings are read, so what visitors are told is what the
+    middleware enforces."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -78,6 +153,7 @@ class Category(BaseModel):
     description: str = ""
     required: bool = False
     cookies: tuple[str, ...] = ()
+    declarations: tuple[CookieDeclaration, ...] = Field(default=(), max_length=MAX_DECLARATIONS)
 
     @field_validator("cookies")
     @classmethod
@@ -88,6 +164,24 @@ class Category(BaseModel):
                     f"cookie name or pattern {name!r} has characters a cookie name cannot"
                 )
         return names
+
+    @field_validator("declarations")
+    @classmethod
+    def _declared_once(
+        cls, declarations: tuple[CookieDeclaration, ...]
+    ) -> tuple[CookieDeclaration, ...]:
+        names = [declaration.name for declaration in declarations]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"cookie {name!r} is declared more than once")
+        return declarations
+
+    @model_validator(mode="after")
+    def _declared_names_are_cookies(self) -> Self:
+        declared = [d.name for d in self.declarations if d.name not in self.cookies]
+        if declared:  # frozen: set once, while the model is being validated
+            object.__setattr__(self, "cookies", (*self.cookies, *declared))
+        return self
 
 
 DEFAULT_CATEGORIES: dict[str, Category] = {
@@ -206,6 +300,11 @@ class ConsentSettings(BaseSettings):
     records_retention_days: int | None = Field(default=None, ge=1, le=MAX_RECORDS_RETENTION_DAYS)
     # --- end of the record store's settings -----------------------------------------------------
 
+    # --- The passive cookie inventory (consent.choice.inventory) --------------------------------
+    #: The JSON file the cookie names seen are kept in, for ``consent cookies``; "none": off.
+    cookie_inventory: str = DEFAULT_COOKIE_INVENTORY
+    # --- end of the cookie inventory's settings -------------------------------------------------
+
     #: The browser rules resolved from the settings above, once, when they are validated.
     _browser_policy: BrowserPolicy | None = PrivateAttr(default=None)
 
@@ -275,6 +374,21 @@ class ConsentSettings(BaseSettings):
 
         records_url(url)  # RecordsConfigurationError, a ValueError naming records_url (masked)
         return url
+
+    @field_validator("cookie_inventory")
+    @classmethod
+    def _cookie_inventory(cls, path: str) -> str:
+        if path.strip().lower() == COOKIE_INVENTORY_OFF:
+            return COOKIE_INVENTORY_OFF
+        if not path.strip():
+            raise ValueError("cookie_inventory is empty: give a file, or 'none' to turn it off")
+        return path
+
+    def cookie_inventory_path(self) -> Path | None:
+        """The cookie inventory's file, None when it is off."""
+        if self.cookie_inventory == COOKIE_INVENTORY_OFF:
+            return None
+        return Path(self.cookie_inventory)
 
     @field_validator("prefix")
     @classmethod
@@ -352,10 +466,20 @@ class ConsentSettings(BaseSettings):
             for pattern in category.cookies:
                 if pattern in seen and seen[pattern] != name:
                     raise ValueError(
-                        f"categories.{name}.cookies: {pattern!r} is already in category "
+                        f"categories.{name}.cookies (or declarations): {pattern!r} is already "
+                        f"in category "
                         f"{seen[pattern]!r}"
                     )
                 seen[pattern] = name
+            for index, declaration in enumerate(category.declarations):
+                for field in ("purpose", "duration"):
+                    text = getattr(declaration, field)
+                    if isinstance(text, dict) and self.default_language not in text:
+                        raise ValueError(
+                            f"categories.{name}.declarations.{index}.{field} "
+                            f"({declaration.name!r}): a text given by language needs one in "
+                            f"default_language {self.default_language!r}"
+                        )
         if self.cookie_name == self.notice_cookie_name:
             raise ValueError("cookie_name and notice_cookie_name must differ")
         for setting in ("cookie_name", "notice_cookie_name"):

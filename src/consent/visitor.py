@@ -225,6 +225,9 @@ class Site:
         self.catalog = Catalog(self.settings)
         self.renderer = Renderer(self.settings, self.catalog)
 
+        #: Called with each Cookie header the visitor cache has not met (set by the cookie
+        #: inventory, :mod:`consent.choice.inventory`); None: nobody asks.
+        self.on_new_cookie_header: Callable[[bytes], None] | None = None
         size = self.settings.consent_cache_size
         self._by_headers = lru_cache(maxsize=size)(self._by_cookies)
         self._by_cookie_values = lru_cache(maxsize=size)(self._visitor)
@@ -264,6 +267,8 @@ class Site:
 
     def _by_cookies(self, cookie: bytes, others: OtherHeaders) -> Visitor:
         """The visitor by our two cookies' values: the same one whatever other cookies say."""
+        if cookie and self.on_new_cookie_header is not None:
+            self.on_new_cookie_header(cookie)
         key = VisitorKey(
             self.consent_cookie(cookie) or b"", self.notice_cookie(cookie) or b"", *others
         )

@@ -22,6 +22,7 @@ from markupsafe import escape
 from consent.browser.advice import UpdateAdvice
 from consent.browser.defaults import FINAL_VERSIONS
 from consent.browser.rules import format_version
+from consent.choice.declarations import shown_declarations
 from consent.page.i18n import Catalog, localised_list
 from consent.settings import ConsentSettings
 
@@ -190,6 +191,9 @@ class Renderer:
                     "label": label,
                     "description": description,
                     "required": category.required,
+                    "declarations": shown_declarations(
+                        category, language, self.settings.default_language
+                    ),
                 }
             )
         return {

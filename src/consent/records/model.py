@@ -39,6 +39,9 @@ MAX_ADDRESS_LENGTH = 64
 #: Category names and how many a record or a wording may list.
 MAX_CATEGORY_NAME_LENGTH = 64
 MAX_CATEGORIES = 64
+#: The cookies a category's table may list in a wording, and how long a cookie name may be.
+MAX_OFFERED_COOKIES = 100
+MAX_COOKIE_NAME_LENGTH = 256
 #: A wording's texts: how many, and how long each (labels, descriptions, buttons).
 MAX_WORDING_TEXTS = 200
 MAX_WORDING_TEXT_LENGTH = 8000
@@ -121,14 +124,40 @@ def reduce_address(address: str | None, policy: IpPolicy) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
+class OfferedCookie:
+    """A row of a category's cookie table as the visitor saw it (its declaration, in their
+    language)."""
+
+    name: str
+    provider: str
+    purpose: str
+    duration: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", clean_field(self.name, MAX_COOKIE_NAME_LENGTH))
+        for name in ("provider", "purpose", "duration"):
+            object.__setattr__(self, name, clean_text(getattr(self, name), MAX_WORDING_TEXT_LENGTH))
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "name": self.name,
+            "provider": self.provider,
+            "purpose": self.purpose,
+            "duration": self.duration,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class OfferedCategory:
-    """A category as the visitor saw it offered: its name, label, description, and whether it
-    could be refused."""
+    """A category as the visitor saw it offered: its name, label, description, whether it
+    could be refused, and the cookies it declared (rows of :class:`OfferedCookie`, or their
+    JSON objects)."""
 
     name: str
     label: str
     description: str = ""
     required: bool = False
+    cookies: tuple[OfferedCookie, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", clean_field(self.name, MAX_CATEGORY_NAME_LENGTH))
@@ -136,6 +165,24 @@ class OfferedCategory:
         object.__setattr__(
             self, "description", clean_text(self.description, MAX_WORDING_TEXT_LENGTH)
         )
+        cookies = tuple(
+            cookie if isinstance(cookie, OfferedCookie) else OfferedCookie(**cookie)
+            for cookie in tuple(self.cookies)[:MAX_OFFERED_COOKIES]
+        )
+        object.__setattr__(self, "cookies", cookies)
+
+    def as_json(self) -> dict[str, Any]:
+        """The category in a wording's JSON; ``cookies`` only when it declared some, so that a
+        wording without declarations keeps the fingerprint it had before they existed."""
+        document: dict[str, Any] = {
+            "name": self.name,
+            "label": self.label,
+            "description": self.description,
+            "required": self.required,
+        }
+        if self.cookies:
+            document["cookies"] = [cookie.as_json() for cookie in self.cookies]
+        return document
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,15 +210,7 @@ class Wording:
         document = {
             "language": self.language,
             "texts": dict(self.texts),
-            "categories": [
-                {
-                    "name": category.name,
-                    "label": category.label,
-                    "description": category.description,
-                    "required": category.required,
-                }
-                for category in self.categories
-            ],
+            "categories": [category.as_json() for category in self.categories],
         }
         canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         object.__setattr__(self, "canonical", canonical)

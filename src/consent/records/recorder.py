@@ -17,7 +17,15 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from consent.records.model import Action, DecisionRecord, OfferedCategory, RecordSource, Wording
+from consent.choice.declarations import shown_declarations
+from consent.records.model import (
+    Action,
+    DecisionRecord,
+    OfferedCategory,
+    OfferedCookie,
+    RecordSource,
+    Wording,
+)
 from consent.settings import RECORDS_OFF
 
 if TYPE_CHECKING:
@@ -28,6 +36,8 @@ logger = logging.getLogger("consent.records")
 
 #: Text keys that are not part of the consent wording (the outdated-browser notice).
 NOT_CONSENT_TEXTS = ("notice.",)
+#: The cookie tables' headings: part of the wording only where a category declares cookies.
+DECLARATION_TEXTS = "declarations."
 #: Languages whose wording is kept built; a site offers a handful.
 MAX_CACHED_LANGUAGES = 64
 #: Seconds between two purges of the records older than ``records_retention_days``.
@@ -135,15 +145,25 @@ class DecisionRecorder:
         """The texts and categories shown in ``language``, built once per language."""
         wording = self._wordings.get(language)
         if wording is None:
+            categories = self.settings.categories
+            declared = any(category.declarations for category in categories.values())
+            skipped = NOT_CONSENT_TEXTS if declared else (*NOT_CONSENT_TEXTS, DECLARATION_TEXTS)
             texts = {
                 key: text
                 for key, text in self._texts(language).items()
-                if not key.startswith(NOT_CONSENT_TEXTS)
+                if not key.startswith(skipped)
             }
             offered = []
-            for name, category in self.settings.categories.items():
+            default_language = self.settings.default_language
+            for name, category in categories.items():
                 label, description = self._category(language, name)
-                offered.append(OfferedCategory(name, label, description, category.required))
+                cookies = tuple(
+                    OfferedCookie(**row.as_json())
+                    for row in shown_declarations(category, language, default_language)
+                )
+                offered.append(
+                    OfferedCategory(name, label, description, category.required, cookies)
+                )
             wording = Wording.build(language, texts, offered)
             if len(self._wordings) >= MAX_CACHED_LANGUAGES:
                 self._wordings.clear()
