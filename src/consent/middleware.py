@@ -19,8 +19,16 @@ from consent.choice.codec import ConsentState
 from consent.choice.enforcement import CookiePolicy
 from consent.choice.inventory import CookieFilter, CookieInventory
 from consent.endpoints import ConsentEndpoints, DecisionEvent
+from consent.page.consent_mode import ConsentModeTag
 from consent.page.encoding import PRESCAN_BYTES, sniff_encoding
-from consent.page.injector import BodyTagMemo, HTMLInjector, insert_snippet
+from consent.page.injector import (
+    BodyTagMemo,
+    HeadAndBodyInjector,
+    HeadAndBodyMemo,
+    HTMLInjector,
+    insert_head_and_snippet,
+    insert_snippet,
+)
 from consent.page.render import Renderer
 from consent.page.start import (
     FROM_BODY,
@@ -86,7 +94,15 @@ class ConsentMiddleware:
             renderer=self.site.renderer,
             body_tags=BodyTagMemo(),
             skip_paths=self.settings.skip_paths,
+            consent_mode=(
+                ConsentModeTag(self.settings, self.site.renderer.static_url)
+                if self.settings.consent_mode.enabled
+                else None
+            ),
+            head_points=HeadAndBodyMemo(),
         )
+        #: Pages get Google Consent Mode's tag too when it is on; else nothing changes for them.
+        self.responder = HTMLResponder if self.pages.consent_mode is None else ConsentModeResponder
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -96,7 +112,7 @@ class ConsentMiddleware:
             ):
                 await self.endpoints(scope, receive, send)
                 return
-            responder = HTMLResponder(self.pages, scope, send)
+            responder = self.responder(self.pages, scope, send)
             await self.app(responder.scope, receive, responder.send)
         elif scope["type"] == "websocket":
             origin = scope.get("state")
@@ -123,6 +139,9 @@ class Pages:
     renderer: Renderer
     body_tags: BodyTagMemo
     skip_paths: tuple[str, ...]
+    #: Google Consent Mode's tag, and where it and the snippet went in recent heads (if on).
+    consent_mode: ConsentModeTag | None = None
+    head_points: HeadAndBodyMemo | None = None
 
 
 class HTMLResponder:
@@ -232,6 +251,47 @@ class HTMLResponder:
             scope.get("query_string"),
             nonce if isinstance(nonce, str) else None,
         )
+
+
+class ConsentModeResponder(HTMLResponder):
+    """An :class:`HTMLResponder` that also puts Google Consent Mode's tag at a page's head
+    point (:class:`~consent.page.injector.HeadAndBodyInjector`), with the visitor's verified
+    consent, on every page it injects into, bots' included (their snippet is empty)."""
+
+    __slots__ = ("head",)
+
+    def page_start(self, message: Message, plan: PagePlan, charset: str | None) -> Message:
+        snippet = head = b""
+        if charset is not None:
+            visitor, consent = self.state.lookup()
+            snippet = self.snippet(charset, visitor, consent)
+            nonce = self.state.stored("csp_nonce")
+            assert self.pages.consent_mode is not None
+            head = self.pages.consent_mode.tag(
+                consent.granted, nonce if isinstance(nonce, str) else None
+            )
+        self.head = head
+        if head and self.scope.get("method") != "HEAD":
+            self.to_inject = snippet
+        return {**message, "headers": plan.headers(len(head) + len(snippet))}
+
+    def inject(self, message: Message, snippet: bytes) -> Message:
+        body = message.get("body", b"")
+        more_body = message.get("more_body", False)
+        points = self.pages.head_points
+        injector = self.injector
+        if injector is None:
+            if not more_body:
+                self.to_inject = None
+                assert points is not None
+                body = insert_head_and_snippet(body, self.head, snippet, points)
+                return {"type": "http.response.body", "body": body, "more_body": False}
+            injector = self.injector = HeadAndBodyInjector(self.head, snippet, points)
+        body = injector.feed(body)
+        if not more_body:
+            body += injector.finish()
+            self.to_inject = self.injector = None
+        return {"type": "http.response.body", "body": body, "more_body": more_body}
 
 
 class HeldStart:

@@ -211,6 +211,60 @@ DEFAULT_CATEGORIES: dict[str, Category] = {
 }
 
 
+# --- Google Consent Mode v2 (consent.page.consent_mode) -------------------------------------
+#: Google's consent types, in the order the commands list them.
+GOOGLE_CONSENT_TYPES = (
+    "ad_storage",
+    "ad_user_data",
+    "ad_personalization",
+    "analytics_storage",
+    "functionality_storage",
+    "personalization_storage",
+    "security_storage",
+)
+#: Our categories' Google types when ``consent_mode.types`` is not set (a category the site does
+#: not have is left out).
+DEFAULT_CONSENT_MODE_TYPES: dict[str, tuple[str, ...]] = {
+    "necessary": ("functionality_storage", "security_storage"),
+    "analytics": ("analytics_storage",),
+    "marketing": ("ad_storage", "ad_user_data", "ad_personalization"),
+}
+#: The longest ``consent_mode.wait_for_update``, in milliseconds.
+MAX_WAIT_FOR_UPDATE = 10_000
+
+
+class ConsentModeSettings(BaseModel):
+    """The ``[consent_mode]`` table: Google Consent Mode v2, set by the server (off by default).
+
+    ``types`` maps each of our categories onto Google's consent types; a type is granted when
+    every category mapped onto it is, and a type no category names is always denied."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = False
+    types: dict[str, tuple[str, ...]] | None = None
+    wait_for_update: int = Field(default=0, ge=0, le=MAX_WAIT_FOR_UPDATE)
+    ads_data_redaction: bool = False
+    url_passthrough: bool = False
+
+    @field_validator("types")
+    @classmethod
+    def _google_types(
+        cls, types: dict[str, tuple[str, ...]] | None
+    ) -> dict[str, tuple[str, ...]] | None:
+        for category, names in (types or {}).items():
+            for name in names:
+                if name not in GOOGLE_CONSENT_TYPES:
+                    raise ValueError(
+                        f"consent_mode.types.{category}: unknown Google consent type {name!r}; "
+                        f"known: {', '.join(GOOGLE_CONSENT_TYPES)}"
+                    )
+        return types
+
+
+# --- end of Google Consent Mode's settings ----------------------------------------------------
+
+
 class ConfigurationError(ValueError):
     """A setting was refused; the message names the setting and its value."""
 
@@ -304,6 +358,33 @@ class ConsentSettings(BaseSettings):
     #: The JSON file the cookie names seen are kept in, for ``consent cookies``; "none": off.
     cookie_inventory: str = DEFAULT_COOKIE_INVENTORY
     # --- end of the cookie inventory's settings -------------------------------------------------
+
+    # --- Google Consent Mode v2 (consent.page.consent_mode) ------------------------------------
+    consent_mode: ConsentModeSettings = ConsentModeSettings()
+
+    @model_validator(mode="after")
+    def _consent_mode_categories(self) -> Self:
+        mode = self.consent_mode
+        if not mode.enabled:
+            return self
+        if not self.consent_enabled:
+            raise ValueError("consent_mode.enabled = true needs consent_enabled = true")
+        for category in mode.types or {}:
+            if category not in self.categories:
+                raise ValueError(
+                    f"consent_mode.types.{category}: unknown category {category!r}; "
+                    f"categories: {', '.join(self.categories)}"
+                )
+        return self
+
+    def consent_mode_types(self) -> dict[str, tuple[str, ...]]:
+        """Each category's Google consent types: ``consent_mode.types``, else the default's
+        for the categories the site has."""
+        if self.consent_mode.types is not None:
+            return dict(self.consent_mode.types)
+        return {n: t for n, t in DEFAULT_CONSENT_MODE_TYPES.items() if n in self.categories}
+
+    # --- end of Google Consent Mode's settings -------------------------------------------------
 
     #: The browser rules resolved from the settings above, once, when they are validated.
     _browser_policy: BrowserPolicy | None = PrivateAttr(default=None)

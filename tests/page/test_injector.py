@@ -479,9 +479,11 @@ BODY_FORMS = (
 
 
 @st.composite
-def marked_documents(draw: st.DrawFn, max_parts: int = 20) -> bytes:
+def marked_documents(
+    draw: st.DrawFn, max_parts: int = 20, grammar: list[str] | None = None
+) -> bytes:
     """A document from the grammar, each body and plaintext tag numbered."""
-    parts = draw(st.lists(st.sampled_from(GRAMMAR), max_size=max_parts))
+    parts = draw(st.lists(st.sampled_from(grammar or GRAMMAR), max_size=max_parts))
     numbers = itertools.count()
 
     def body(_: re.Match[str]) -> str:
@@ -945,3 +947,299 @@ def test_html_charset(content_type: bytes, charset: str | None) -> None:
 def test_html_charset_never_raises(content_type: bytes) -> None:
     charset = html_charset(content_type)
     assert charset is None or "<body>".encode(charset) == b"<body>"
+
+
+# --- The head point (HeadAndBodyInjector): before anything of the head, once ---
+
+HEAD_SNIPPET = b'<meta name="consent-head">'
+HEAD_TOKENS: list[Token] = [("start", "meta", (("name", "consent-head"),), False)]
+_BOM = b"\xef\xbb\xbf"
+_SPACE = "\t\n\f\r "
+
+
+def head_place(tokens: list[Token]) -> tuple[list[Token], int]:
+    """The tokens (the first text that is not all whitespace split after its whitespace) and
+    where the head snippet's tokens go: after a head start tag that comes after nothing but
+    whitespace, comments, DOCTYPEs and html start tags, else before the first other token."""
+    for index, token in enumerate(tokens):
+        kind = token[0]
+        if kind in ("comment", "doctype") or token[:2] == ("start", "html"):
+            continue
+        if kind == "text":
+            text = token[1].lstrip(_SPACE)
+            if not text:
+                continue
+            if text != token[1]:
+                space = ("text", token[1][: len(token[1]) - len(text)])
+                return [*tokens[:index], space, ("text", text), *tokens[index + 1 :]], index + 1
+            return tokens, index
+        return tokens, index + 1 if token[:2] == ("start", "head") else index
+    return tokens, len(tokens)
+
+
+def assert_both_where_the_parser_puts_them(document: bytes, injected: bytes) -> None:
+    """The oracle of the body snippet (above), with the head snippet's tokens at the head point
+    as well. A byte order mark stays first; html5lib reads the rest."""
+    if document.startswith(_BOM):
+        assert injected.startswith(_BOM)
+        document, injected = document[len(_BOM) :], injected[len(_BOM) :]
+    tokens, head_at = head_place(tokens_of(document))
+    body_at = snippet_place(tokens)
+    if body_at is None:
+        assert injected.endswith(SNIPPET)
+        if head_at == len(tokens):  # all prologue: the head snippet before a token left open
+            at = injected.index(HEAD_SNIPPET)
+            assert injected == document[:at] + HEAD_SNIPPET + document[at:] + SNIPPET
+            before = tokens_of(document[:at])
+            assert head_place(before)[1] == len(before)
+            left_open = document[at:]
+            # one tag, comment or DOCTYPE that the end cut short, or nothing
+            assert not left_open or (left_open[:1] == b"<" and len(tokens_of(left_open)) <= 1)
+            return
+        expected = [*tokens[:head_at], *HEAD_TOKENS, *tokens[head_at:]]
+        assert tokens_of(injected[: -len(SNIPPET)]) == _joined(expected)
+        return
+    assert head_at <= body_at
+    expected = [
+        *tokens[:head_at],
+        *HEAD_TOKENS,
+        *tokens[head_at:body_at],
+        *MARKER_TOKENS,
+        *tokens[body_at:],
+    ]
+    assert tokens_of(injected) == _joined(expected)
+
+
+def stream_both(
+    chunks: Iterable[bytes],
+    *,
+    limit: int = MAX_BODY_TAG,
+    memo: injector.HeadAndBodyMemo | None = None,
+) -> bytes:
+    """Feed the chunks to a HeadAndBodyInjector, checking how much is held back, and finish."""
+    both = injector.HeadAndBodyInjector(HEAD_SNIPPET, SNIPPET, memo)
+    fed = emitted = 0
+    parts = []
+    for chunk in chunks:
+        part = both.feed(chunk)
+        parts.append(part)
+        fed += len(chunk)
+        emitted += len(part)
+        added = (len(HEAD_SNIPPET) if both._mode != injector._PROLOGUE else 0) + (
+            len(SNIPPET) if both.injected else 0
+        )
+        held = fed - emitted + added
+        assert 0 <= held <= max(limit - 1, len(b"</textarea"), injector.MAX_HEAD_POINT)
+    parts.append(both.finish())
+    assert both.injected
+    return b"".join(parts)
+
+
+def whole_both(document: bytes) -> bytes:
+    return injector.insert_head_and_snippet(
+        document, HEAD_SNIPPET, SNIPPET, injector.HeadAndBodyMemo()
+    )
+
+
+def every_way_both(document: bytes) -> bytes:
+    injected = whole_both(document)
+    assert stream_both([document]) == injected
+    assert stream_both(one_byte_chunks(document)) == injected
+    assert stream_both([b"", *one_byte_chunks(document), b""]) == injected
+    # Without the head snippet, the body snippet goes where HTMLInjector puts it.
+    assert injected.replace(HEAD_SNIPPET, b"", 1) == whole(document)
+    return injected
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        (
+            PAGE,
+            PAGE.replace(b"<head>", b"<head>" + HEAD_SNIPPET).replace(
+                b"<body>", b"<body>" + SNIPPET
+            ),
+        ),
+        (b"<HEAD class='a>b'>x", b"<HEAD class='a>b'>" + HEAD_SNIPPET + b"x" + SNIPPET),
+        (b"<html data-x='<head>'><head>", b"<html data-x='<head>'><head>" + HEAD_SNIPPET + SNIPPET),
+        (b"<!-- <head> --><head>", b"<!-- <head> --><head>" + HEAD_SNIPPET + SNIPPET),
+        (
+            b"<!DOCTYPE html><title>T</title>",
+            b"<!DOCTYPE html>" + HEAD_SNIPPET + b"<title>T</title>" + SNIPPET,
+        ),
+        (
+            b"<?xml version='1.0'?>\n<html>\n<head>",
+            b"<?xml version='1.0'?>\n<html>\n<head>" + HEAD_SNIPPET + SNIPPET,
+        ),
+        (b"</ x><head>", b"</ x><head>" + HEAD_SNIPPET + SNIPPET),
+        (b"</p><head>", HEAD_SNIPPET + b"</p><head>" + SNIPPET),
+        (b"<header><head>", HEAD_SNIPPET + b"<header><head>" + SNIPPET),
+        (b"<title><head></title><head>", HEAD_SNIPPET + b"<title><head></title><head>" + SNIPPET),
+        (b"  text<body>", b"  " + HEAD_SNIPPET + b"text<body>" + SNIPPET),
+        (b"<body class=a>", HEAD_SNIPPET + b"<body class=a>" + SNIPPET),
+        (b"<plaintext><head>", HEAD_SNIPPET + SNIPPET + b"<plaintext><head>"),
+        (_BOM + b"<head>", _BOM + b"<head>" + HEAD_SNIPPET + SNIPPET),
+        (_BOM + b"<p>", _BOM + HEAD_SNIPPET + b"<p>" + SNIPPET),
+        (b"<!doctype html>", b"<!doctype html>" + HEAD_SNIPPET + SNIPPET),
+        (b"", HEAD_SNIPPET + SNIPPET),
+        (b"<!-- never closed", HEAD_SNIPPET + b"<!-- never closed" + SNIPPET),
+        (b"<!doctype html></", b"<!doctype html>" + HEAD_SNIPPET + b"</" + SNIPPET),
+    ],
+)
+def test_head_examples(document: bytes, expected: bytes) -> None:
+    assert every_way_both(document) == expected
+    assert_both_where_the_parser_puts_them(document, expected)
+
+
+HEAD_GRAMMAR = [
+    *GRAMMAR,
+    "<?xml version='1.0'?>",
+    "<html data-x='<head>'>",
+    "<head class='a>b'>",
+    "<Head>",
+    "<header>",
+    "<headx>",
+    "</ x>",
+    "</>",
+    "\t",
+]
+
+
+@st.composite
+def head_documents(draw: st.DrawFn, max_parts: int = 20) -> bytes:
+    """Documents of the grammar with the head's forms, sometimes after a byte order mark, often
+    starting with a prologue (so that the head point is not always the first byte)."""
+    prologue = draw(st.lists(st.sampled_from(PROLOGUE_PARTS), max_size=4))
+    rest = draw(marked_documents(max_parts, grammar=HEAD_GRAMMAR))
+    bom = draw(st.sampled_from([b"", b"", b"", _BOM]))
+    return bom + "".join(prologue).encode() + rest
+
+
+PROLOGUE_PARTS = [
+    "<!DOCTYPE html>",
+    "<html lang='en'>",
+    "<HTML>",
+    "<head>",
+    "<!-- c -->",
+    "\n",
+    " ",
+    "<?xml ?>",
+    "<!x>",
+]
+head_documents_or_bytes = st.one_of(
+    head_documents(),
+    st.builds(bytes.__add__, st.sampled_from([b"", _BOM, b"<!doctype html><html>"]), documents),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(document=head_documents_or_bytes, data=st.data())
+def test_the_head_point_is_where_the_parser_creates_the_head(
+    document: bytes, data: st.DataObject
+) -> None:
+    injected = whole_both(document)
+    assert injected.replace(HEAD_SNIPPET, b"", 1) == whole(document)
+    points = data.draw(st.lists(st.integers(0, len(document)), max_size=len(document) + 2))
+    assert stream_both(split(document, points)) == injected
+    assert stream_both(one_byte_chunks(document)) == injected
+    assume(NOT_FOLLOWED.search(document) is None)
+    assert_both_where_the_parser_puts_them(document, injected)
+
+
+@settings(max_examples=200, deadline=None)
+@given(document=head_documents_or_bytes, limit=st.integers(0, 40), data=st.data())
+def test_the_head_limit_gives_the_same_answer_in_any_split(
+    document: bytes, limit: int, data: st.DataObject
+) -> None:
+    points = data.draw(st.lists(st.integers(0, len(document)), max_size=len(document) + 2))
+    with mock.patch.object(injector, "MAX_HEAD_POINT", limit):
+        expected = whole_both(document)
+        assert stream_both(split(document, points)) == expected
+        assert stream_both(one_byte_chunks(document)) == expected
+    assert expected.count(HEAD_SNIPPET) >= 1
+    head_at = expected.index(HEAD_SNIPPET)
+    assert expected[:head_at] + expected[head_at + len(HEAD_SNIPPET) :] == whole(document)
+    # The limit only moves the head snippet earlier, never later.
+    assert head_at <= whole_both(document).index(HEAD_SNIPPET)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    earlier=st.lists(head_documents_or_bytes, max_size=4),
+    document=head_documents_or_bytes,
+    data=st.data(),
+)
+def test_a_memo_of_earlier_heads_changes_nothing(
+    earlier: list[bytes], document: bytes, data: st.DataObject
+) -> None:
+    memo = injector.HeadAndBodyMemo(size=3)
+    for other in earlier:
+        stream_both([other], memo=memo)
+    source = data.draw(st.sampled_from([*earlier, document]))
+    document = source[: data.draw(st.integers(0, len(source)))] + document
+    points = data.draw(st.lists(st.integers(0, len(document)), max_size=3))
+    expected = whole_both(document)
+    assert stream_both(split(document, points), memo=memo) == expected
+    assert stream_both([document], memo=memo) == expected
+    assert injector.insert_head_and_snippet(document, HEAD_SNIPPET, SNIPPET, memo) == expected
+
+
+def test_the_head_memo_remembers_both_points_of_a_first_chunk() -> None:
+    memo = injector.HeadAndBodyMemo()
+    stream_both([b"<html><head>", b"<title>x</title><body>"], memo=memo)
+    assert memo.find(b"<html><head><title>x</title><body>") is None
+    stream_both([PAGE], memo=memo)
+    head = PAGE.index(b"<head>") + len(b"<head>")
+    assert memo.find(PAGE) == (head, PAGE.index(b"<body>") + len(b"<body>"))
+    assert memo.find(b"<p><plaintext>") is None
+    stream_both([b"<p><plaintext>"], memo=memo)
+    assert memo.find(b"<p><plaintext>") is None
+
+
+def test_the_prologue_holds_only_an_unfinished_token() -> None:
+    both = injector.HeadAndBodyInjector(HEAD_SNIPPET, SNIPPET)
+    assert both.feed(b"<!doctype html><!-- a") == b"<!doctype html>"
+    assert both.feed(b" comment --><ht") == b"<!-- a comment -->"
+    assert both.feed(b"ml lang=en><HEA") == b"<html lang=en>"
+    assert both.feed(b"D>x") == b"<HEAD>" + HEAD_SNIPPET + b"x"
+    assert both.feed(b"<body>") == b"<body>" + SNIPPET
+    assert both.finish() == b""
+
+
+def test_a_prologue_longer_than_the_limit_gets_the_head_before_its_last_token() -> None:
+    comment = b"<!--" + b"x" * injector.MAX_HEAD_POINT + b"-->"
+    document = b"<!doctype html>" + comment + b"<head><body>"
+    expected = b"<!doctype html>" + HEAD_SNIPPET + comment + b"<head><body>" + SNIPPET
+    for size in (1, 1000, len(document)):
+        chunks = [document[i : i + size] for i in range(0, len(document), size)]
+        assert stream_both(chunks) == expected
+
+
+@pytest.mark.parametrize("document", REALISTIC_PAGES.values(), ids=REALISTIC_PAGES.keys())
+def test_realistic_pages_get_the_head_snippet_first_in_the_head(document: bytes) -> None:
+    injected = every_way_both(document)
+    assert_both_where_the_parser_puts_them(document, injected)
+    if b"<head>" in document:
+        assert b"<head>" + HEAD_SNIPPET in injected
+
+
+HEAD_SEEN = """() => {
+    const marker = document.querySelector('meta[name="consent-head"]');
+    return {
+        marker: Boolean(marker),
+        first: Boolean(marker && document.head && document.head.firstChild === marker),
+    };
+}"""
+
+
+@settings(max_examples=40, deadline=None)
+@given(document=head_documents(max_parts=12))
+def test_chromium_makes_the_head_snippet_the_heads_first_child(
+    chromium: Chromium, document: bytes
+) -> None:
+    injected = whole_both(document)
+    chromium.load(injected)
+    seen = chromium.page.evaluate(HEAD_SEEN)
+    tokens = tokens_of(injected[len(_BOM) :] if injected.startswith(_BOM) else injected)
+    if HEAD_TOKENS[0] in tokens:  # a tag, not in a comment the document left open
+        assert seen == {"marker": True, "first": True}

@@ -40,6 +40,20 @@ starts no raw text); a frameset document drops the snippet whatever its place. T
 decoded, so it has to be in an encoding that keeps ASCII as ASCII, which :func:`html_charset`
 checks.
 
+:class:`HeadAndBodyInjector` also puts a second snippet (Google Consent Mode's script) at the
+*head point*, where it runs before anything of the head: right after the ``<head …>`` start tag
+when nothing but a byte order mark, whitespace, comments, DOCTYPEs, bogus comments and
+``<html>`` start tags comes before it; else right before the first other token. That is where
+the tree builder would create the head element: a page that leaves the optional ``<head>`` tag
+out (minifiers drop it) gets the snippet as the first element of the implied head, still before
+its first tag, rather than with the body snippet, after the head's scripts have run. A prologue
+token that ends more than :data:`MAX_HEAD_POINT` bytes into the document gets the snippet
+before it instead; a stray end tag before ``<head>`` ends the prologue too (the head is then
+implied there, and that ``<head>`` tag's attributes are dropped by the tree builder). Tags
+and comments are tokenized as for the body tag, so a ``<head>`` inside an attribute or a
+comment is never taken for the tag. A document that ends in its prologue gets the head snippet
+at its end, before a token the end cut short (``<!--`` left open), and the body snippet last.
+
 Memory stays bounded: the injector holds back only what could be a marker split between chunks
 (``<bod``, ``--``, ``</scri``, at most ten bytes) or an unfinished body tag. Every other tag,
 comment and text is followed through a chunk boundary by its state alone. Once the snippet is
@@ -52,8 +66,19 @@ import codecs
 import functools
 import re
 from collections.abc import Callable
+from typing import Any
 
-__all__ = ["MAX_BODY_TAG", "BodyTagMemo", "HTMLInjector", "html_charset", "insert_snippet"]
+__all__ = [
+    "MAX_BODY_TAG",
+    "MAX_HEAD_POINT",
+    "BodyTagMemo",
+    "HTMLInjector",
+    "HeadAndBodyInjector",
+    "HeadAndBodyMemo",
+    "html_charset",
+    "insert_head_and_snippet",
+    "insert_snippet",
+]
 
 MAX_BODY_TAG = 16 * 1024
 """The longest body start tag, in bytes from ``<`` to ``>``, that the injector waits for."""
@@ -113,8 +138,9 @@ _NAME_AND_REST = (
     _SCRIPT,
     _SCRIPT_ESCAPED,
     _SCRIPT_DOUBLE_ESCAPED,
+    _PROLOGUE,
     _PASS,
-) = range(10)
+) = range(11)
 
 # What each start tag makes of the text after it, by name: RCDATA and RAWTEXT alike run to
 # their end tag.
@@ -201,6 +227,29 @@ _SIMPLE_BODY_TAG = re.compile(
 )
 
 
+# The prologue: what may come before the head point (HTML Standard §13.2.6.4.1-3, the tokens
+# the tree builder takes before it creates the head element). A UTF-8 byte order mark at the very
+# start; then whole tokens of whitespace, comments, DOCTYPEs and bogus comments, and <html> start
+# tags, each matched complete; then maybe the <head> start tag. _UNFINISHED_PROLOGUE is what the
+# end of the data may have cut short of one of them, which waits for the next chunk.
+_BOM = b"\xef\xbb\xbf"
+_PROLOGUE_TOKEN = re.compile(
+    rb"[\t\n\f\r ]++"
+    rb"|<!--(?>>|->|[^-]*+(?:-(?!-!?>)[^-]*+)*+--!?>)"
+    rb"|<!(?!--)[^>]*+>"
+    rb"|<\?[^>]*+>"
+    rb"|</(?![a-z])[^>]*+>"  # "</>" is dropped; "</" and another non-letter: a bogus comment
+    rb"|<html" + _DELIMITER + _TAG_REST,
+    re.IGNORECASE,
+)
+_HEAD_START = re.compile(rb"<head" + _DELIMITER, re.IGNORECASE)
+_UNFINISHED_PROLOGUE = re.compile(
+    rb"<(?:[!?].*|/(?:[^a-z].*)?"
+    rb"|h(?:t(?:m(?:l(?:[\t\n\f\r />].*)?)?)?|e(?:a(?:d(?:[\t\n\f\r />].*)?)?)?)?)?",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
 def _next_tag_state(state: int, byte: int) -> int:
     """The tokenizer state after ``byte``, the first byte that made it leave ``state``."""
     if state in (_DOUBLE_QUOTED, _SINGLE_QUOTED):
@@ -274,6 +323,10 @@ class BodyTagMemo:
 
 MAX_MEMO_PREFIX = 16 * 1024
 """The longest document start, up to the end of its body tag, that a :class:`BodyTagMemo` keeps."""
+
+MAX_HEAD_POINT = 16 * 1024
+"""How far into a document, in bytes, a prologue token may end and still come before the head
+snippet: one that ends further in (a giant comment before ``<head>``) gets it before itself."""
 
 
 class HTMLInjector:
@@ -528,7 +581,114 @@ class HTMLInjector:
         return self._hold(data, start)
 
 
-_STEPS: tuple[Callable[[HTMLInjector, bytes, int], int | bytes], ...] = (
+class HeadAndBodyMemo:
+    """Where the head and the body snippets went in the first chunk of the last few documents.
+
+    As :class:`BodyTagMemo`, keyed on the bytes up to the end of the body tag: both places
+    depend on those bytes alone (the head point comes first, and every token before it is
+    complete within them)."""
+
+    __slots__ = ("_entries", "_size")
+
+    def __init__(self, size: int = 8) -> None:
+        self._entries: list[tuple[bytes, int, int]] = []
+        self._size = size
+
+    def find(self, chunk: bytes) -> tuple[int, int] | None:
+        """Where the head and the body snippets go in a document's first ``chunk``, if known."""
+        for prefix, head, body in self._entries:
+            if chunk.startswith(prefix):
+                return head, body
+        return None
+
+    def add(self, chunk: bytes, head: int, body: int) -> None:
+        """Remember that the snippets went at ``head`` and ``body`` in a first ``chunk``."""
+        if body <= MAX_MEMO_PREFIX:
+            self._entries.insert(0, (chunk[:body], head, body))
+            del self._entries[self._size :]
+
+
+class HeadAndBodyInjector(HTMLInjector):
+    """An :class:`HTMLInjector` that also puts ``head`` at the head point, before any element
+    of the head (see the module's docstring for where that is).
+
+    Until the head point it goes through the document's prologue one token at a time: a byte
+    order mark, whitespace, comments, DOCTYPEs and bogus comments, ``<html>`` start tags. A
+    ``<head>`` start tag right after them gets ``head`` after it; anything else gets it before.
+    Then it goes on as :class:`HTMLInjector` does, from that point, to the body tag.
+    """
+
+    __slots__ = ("_body_at", "_head", "_head_at", "_offset", "_points")
+
+    def __init__(self, head: bytes, snippet: bytes, memo: HeadAndBodyMemo | None = None) -> None:
+        super().__init__(snippet)
+        self._mode = _PROLOGUE
+        self._head = head
+        self._points = memo
+        self._offset = 0  # where the data the prologue step sees starts in the document
+        self._head_at = self._body_at = -1  # where the last scan put each snippet
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self._mode == _PASS:
+            return chunk
+        points = self._points
+        if points is None:
+            return self._scan(chunk)
+        self._points = None
+        found = points.find(chunk)
+        if found is not None:
+            self._mode, self._injected = _PASS, True
+            return _spliced_twice(chunk, found, self._head, self._snippet)
+        sent = self._scan(chunk)
+        if self._head_at >= 0 and self._body_at >= 0:
+            points.add(chunk, self._head_at, self._head_at + self._body_at)
+        return sent
+
+    def finish(self) -> bytes:
+        """As :meth:`HTMLInjector.finish`, with ``head`` first if the document ended before
+        its head point: it goes before the token left unfinished, if any, which would take it
+        in (``<!`` makes a bogus comment of what follows)."""
+        if self._mode != _PROLOGUE:
+            return super().finish()
+        held, self._held = self._held, b""
+        return self._head + held + super().finish()
+
+    def _insert(self, data: bytes, end: int, remember: bool = True) -> bytes:
+        if remember:
+            self._body_at = end
+        self._mode, self._held, self._injected = _PASS, b"", True
+        return _spliced(data, end, self._snippet)
+
+    def _prologue(self, data: bytes, pos: int) -> int | bytes:
+        """The prologue step: past its tokens, then the head snippet, then the body scan."""
+        if not self._offset:
+            if data.startswith(_BOM):
+                pos = len(_BOM)
+            elif _BOM.startswith(data):  # may still become one
+                return self._hold(data, 0)
+        limit = MAX_HEAD_POINT - self._offset
+        token = _PROLOGUE_TOKEN.match(data, pos)
+        while token is not None and token.end() <= limit:
+            pos = token.end()
+            token = _PROLOGUE_TOKEN.match(data, pos)
+        if token is None:
+            head = _HEAD_START.match(data, pos)
+            end = _TAG_END.match(data, head.end()) if head is not None else None
+            if end is not None:
+                return self._insert_head(data, end.end() if end.end() <= limit else pos)
+            if pos == len(data) or (
+                len(data) <= limit and _UNFINISHED_PROLOGUE.fullmatch(data, pos) is not None
+            ):
+                self._offset += pos
+                return self._hold(data, pos)
+        return self._insert_head(data, pos)
+
+    def _insert_head(self, data: bytes, end: int) -> bytes:
+        self._mode, self._held, self._head_at = _DATA, b"", end
+        return b"".join((data[:end], self._head, self._scan(data[end:])))
+
+
+_STEPS: tuple[Callable[[Any, bytes, int], int | bytes], ...] = (
     HTMLInjector._data,
     HTMLInjector._in_tag,
     HTMLInjector._resume_body_tag,
@@ -538,6 +698,7 @@ _STEPS: tuple[Callable[[HTMLInjector, bytes, int], int | bytes], ...] = (
     HTMLInjector._script,
     HTMLInjector._script_escaped,
     HTMLInjector._script_double_escaped,
+    HeadAndBodyInjector._prologue,
 )
 
 
@@ -550,8 +711,25 @@ def insert_snippet(document: bytes, snippet: bytes, memo: BodyTagMemo) -> bytes:
     return injector._scan_first(document) + injector.finish()
 
 
+def insert_head_and_snippet(
+    document: bytes, head: bytes, snippet: bytes, memo: HeadAndBodyMemo
+) -> bytes:
+    """A whole document with ``head`` and ``snippet`` in it, as :class:`HeadAndBodyInjector`
+    would put them."""
+    found = memo.find(document)
+    if found is not None:
+        return _spliced_twice(document, found, head, snippet)
+    injector = HeadAndBodyInjector(head, snippet, memo)
+    return injector.feed(document) + injector.finish()
+
+
 def _spliced(data: bytes, end: int, snippet: bytes) -> bytes:
     return b"".join((data[:end], snippet, data[end:]))
+
+
+def _spliced_twice(data: bytes, points: tuple[int, int], head: bytes, snippet: bytes) -> bytes:
+    head_at, body_at = points
+    return b"".join((data[:head_at], head, data[head_at:body_at], snippet, data[body_at:]))
 
 
 _ASCII = bytes(range(128))
