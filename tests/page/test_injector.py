@@ -849,7 +849,12 @@ def test_tag_regexes_end_where_the_step_by_step_tokenizer_does(
 ) -> None:
     """_TAG_END (the usual form, else every form) against _follow_tag, which takes the states
     of §13.2.5.32-40 one stop at a time: the same end, or both still inside the tag, in the
-    same state once _ATTRIBUTES_SO_FAR has passed over all but the last attribute."""
+    same state once _ATTRIBUTES_SO_FAR has passed over all but the last attribute.
+
+    The tokenizer is before an attribute name only after whitespace, "/" or a quoted value, never
+    right after a name's letter: _USUAL_ATTRIBUTES looks behind its start for that, so without a
+    ``name_end`` the attributes start with what ends a name."""
+    assume(name_end or rest[:1] in (b"", b" ", b"\t", b"\n", b"\f", b"/", b">"))
     data = b"<a" + name_end + rest
     position, state = injector._follow_tag(data, 2, len(data), injector._BEFORE_NAME)
     found = injector._TAG_END.match(data, 2)
