@@ -19,6 +19,9 @@ import sqlalchemy as sa
 
 from consent.records.database import records_url
 from tests.records.helpers import admin, drop_database, run
+from tests.records.private_postgres import private_postgres
+
+__all__ = ["private_postgres"]  # a fixture for the tests that stop their own server
 
 POSTGRES_URL_ENV = "CONSENT_TEST_POSTGRES_URL"
 LOCAL_POSTGRES_URL = "postgresql+asyncpg://consent:consent-test@127.0.0.1:5432/consent"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import sqlalchemy as sa
 from consent.records import DecisionRecord, RecordStore, Spool, Stored
 from consent.records.database import create_engine, ensure_schema, insert_records
 from tests.records.helpers import make_record, run, stored_ids
+from tests.records.private_postgres import PrivatePostgres
 
 REPO = Path(__file__).resolve().parents[2]
 DEAD_POSTGRES = "postgresql+asyncpg://consent:consent@127.0.0.1:9/consent"
@@ -349,39 +349,12 @@ def test_a_process_killed_under_load_loses_no_acknowledged_decision(
 # --- the real server stopped and started ------------------------------------------------------
 
 
-def _local_cluster(url: str) -> tuple[str, str] | None:
-    """The Debian cluster serving ``url``, when it is local and this test may restart it."""
-    parsed = sa.make_url(url)
-    if parsed.host not in {"127.0.0.1", "localhost"} or (parsed.port or 5432) != 5432:
-        return None
-    if os.geteuid() != 0 or not shutil.which("pg_lsclusters") or not shutil.which("pg_ctlcluster"):
-        return None
-    listing = subprocess.run(
-        ["pg_lsclusters", "--no-header"], capture_output=True, text=True, check=False
-    ).stdout
-    for line in listing.splitlines():
-        version, cluster, port, status, *_ = line.split()
-        if port == "5432" and status.startswith("online"):
-            return version, cluster
-    return None
-
-
 def test_the_real_server_stopped_and_started_under_load_loses_nothing(
-    postgres_url: str, tmp_path: Path
+    private_postgres: PrivatePostgres, tmp_path: Path
 ) -> None:
-    cluster = _local_cluster(postgres_url)
-    if cluster is None:
-        pytest.skip(
-            "stopping the PostgreSQL server needs root and a Debian cluster on 127.0.0.1:5432 "
-            "(the unreachable-port test covers the same path)"
-        )
-
-    def control(action: str) -> None:
-        subprocess.run(
-            ["pg_ctlcluster", *cluster, action, *(["-m", "fast"] if action == "stop" else [])],
-            check=True,
-            capture_output=True,
-        )
+    """A PostgreSQL server of the test's own is stopped while 32 tasks record decisions, and
+    started again: every decision acknowledged, committed or spooled, is in it exactly once."""
+    postgres_url = private_postgres.url
 
     async def scenario() -> tuple[list[uuid.UUID], Counter[Stored]]:
         acked: Counter[Stored] = Counter()
@@ -407,10 +380,10 @@ def test_the_real_server_stopped_and_started_under_load_loses_nothing(
         workers = [asyncio.create_task(worker(n)) for n in range(WORKERS)]
         try:
             await asyncio.sleep(0.7)
-            await asyncio.to_thread(control, "stop")
+            await asyncio.to_thread(private_postgres.stop)
             await asyncio.sleep(1.0)
         finally:
-            await asyncio.to_thread(control, "start")
+            await asyncio.to_thread(private_postgres.start)
         await asyncio.sleep(1.5)
         stop.set()
         await asyncio.gather(*workers)
@@ -418,11 +391,7 @@ def test_the_real_server_stopped_and_started_under_load_loses_nothing(
         await store.close()
         return ids, acked
 
-    try:
-        acknowledged, acked = run(scenario())
-    finally:
-        if _local_cluster(postgres_url) is None:
-            subprocess.run(["pg_ctlcluster", *cluster, "start"], check=False)
+    acknowledged, acked = run(scenario())
     assert acked[Stored.COMMITTED] > 0
     assert acked[Stored.SPOOLED] > 0
     assert run(stored_ids(postgres_url)) == dict.fromkeys(acknowledged, 1)
