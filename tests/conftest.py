@@ -17,9 +17,10 @@ from tests.support import LiveServer, make_settings
 hypothesis_settings.register_profile("consent", deadline=None)
 hypothesis_settings.load_profile("consent")
 
-# No cookie inventory unless a test names its file: the default is a JSON file in the working
-# directory, the repository. Set for the whole session, before the test modules are collected:
-# some import the example app, which reads its settings when it is imported.
+# No record store and no cookie inventory unless a test names its own: their defaults are files
+# in the working directory, the repository. Set for the whole session, before the test modules
+# are collected: some import the example app, which reads its settings when it is imported.
+os.environ["CONSENT_RECORDS_URL"] = "none"
 os.environ["CONSENT_COOKIE_INVENTORY"] = "none"
 
 
