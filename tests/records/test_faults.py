@@ -354,6 +354,40 @@ def test_a_replay_takes_the_spools_no_process_holds_and_leaves_the_others(tmp_pa
     assert not list(tmp_path.glob("*.rejected"))
 
 
+def test_a_spool_the_replay_cannot_open_is_reported_once_and_left(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An orphan whose lock cannot be opened (here a folder stands where its lock file goes; on
+    a server, files left by another account) does not make the replay fail, which would keep
+    the store spooling every decision: its own spool is replayed, the orphan is reported once
+    as a warning and left as it is."""
+    base = tmp_path / "spool.jsonl"
+    orphan = base.with_name(base.name + ".1")
+    orphan.write_bytes(make_record(99).json_line().encode() + b"\n")
+    orphan.with_name(orphan.name + ".lock").mkdir()
+    own = Spool(base)
+    own.open()
+    spooled = [make_record(1), make_record(2)]
+    replayed: list[DecisionRecord] = []
+
+    async def insert(batch: list[DecisionRecord]) -> None:
+        replayed.extend(batch)
+
+    async def scenario() -> list[int]:
+        await own.append(spooled)
+        try:
+            return [await own.replay(insert), await own.replay(insert)]
+        finally:
+            await own.close()
+
+    with caplog.at_level("WARNING", logger="consent.records"):
+        assert run(scenario()) == [2, 0]
+    assert replayed == spooled
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and str(orphan) in warnings[0].getMessage()
+    assert orphan.read_bytes().count(b"\n") == 1
+
+
 def _holds_spooled(path: Path) -> bool:
     replaying = path.with_name(path.name + ".replaying")
     return replaying.exists() or path.stat().st_size > 0

@@ -83,6 +83,8 @@ class Spool:
         self._replay_lock = asyncio.Lock()
         self._waiting: list[tuple[bytes, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        #: Sibling spools this process could not open, each reported once (at most MAX_SPOOLS).
+        self._unopenable: set[Path] = set()
 
     def _name(self, path: Path) -> None:
         self.path = path
@@ -216,11 +218,25 @@ class Spool:
         """Hands every spooled record to ``insert``, in the order spooled, ``batch_size`` at a
         time, and empties the spool once all are in; then does the same for each orphaned
         sibling spool. Returns how many records were replayed. If ``insert`` raises, the
-        records stay for the next replay."""
+        records stay for the next replay. An orphan this process cannot open (its files belong
+        to another account, say) is reported once as a warning and left: it must not keep the
+        store from writing to the database."""
         total = await self._replay_own(insert, batch_size)
         for path in list(self._others()):
             orphan = Spool(path)
-            if not orphan._take(path):
+            try:
+                taken = orphan._take(path)
+            except OSError as error:
+                if path not in self._unopenable:
+                    self._unopenable.add(path)
+                    logger.warning(
+                        "consent records: cannot open %s, a spool that holds records and that no "
+                        "process holds, to replay it: %s",
+                        path,
+                        error,
+                    )
+                continue
+            if not taken:
                 continue  # a running process's own
             try:
                 replayed = await orphan._replay_own(insert, batch_size)
