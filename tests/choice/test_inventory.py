@@ -14,8 +14,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from consent.choice.inventory import (
+    MAX_BROWSER_ONLY_NAMES,
     MAX_NAME_BYTES,
     MAX_NAMES,
+    MAX_NEW_NAMES_PER_HEADER,
     CookieInventory,
     Inventory,
     Sighting,
@@ -81,7 +83,7 @@ def test_the_inventory_is_bounded_and_counts_what_it_does_not_keep(
 ) -> None:
     inventory = CookieInventory(None, no_category, read_one_header_in=1)
     filler = [f"f{i}".encode() for i in range(MAX_NAMES - 10)]
-    inventory.saw_cookie_header(b"; ".join(name + b"=1" for name in filler))
+    inventory.saw_set_cookie([(b"set-cookie", name + b"=1") for name in filler])
     for number in numbers:
         inventory.saw_set_cookie([(b"set-cookie", f"n{number}=v; Path=/".encode())])
     for length in long_lengths:
@@ -95,6 +97,40 @@ def test_the_inventory_is_bounded_and_counts_what_it_does_not_keep(
     # Every sighting of a name that did not fit is counted; a kept one is a set lookup.
     assert taken.dropped == sum(1 for n in numbers if n not in kept_new)
     assert taken.oversized == len(long_lengths)
+
+
+def test_made_up_names_from_clients_cannot_crowd_out_the_sites_own() -> None:
+    """One Cookie header adds at most MAX_NEW_NAMES_PER_HEADER names, names only browsers sent
+    take at most MAX_BROWSER_ONLY_NAMES, and the names the site's responses set still fit; the
+    same holds when processes' inventories are merged into the file."""
+    inventory = CookieInventory(None, no_category, read_one_header_in=1)
+    made_up = [f"j{i:04}=1".encode() for i in range(MAX_NAMES)]
+    inventory.saw_cookie_header(b"; ".join(made_up))
+    assert len(inventory.snapshot().names) == MAX_NEW_NAMES_PER_HEADER
+    for start in range(0, MAX_NAMES, MAX_NEW_NAMES_PER_HEADER):
+        inventory.saw_cookie_header(b"; ".join(made_up[start : start + MAX_NEW_NAMES_PER_HEADER]))
+    inventory.saw_set_cookie([(b"set-cookie", b"session=1; Path=/"), (b"set-cookie", b"_ga=2")])
+    inventory.saw_cookie_header(b"_hjid=1")  # a real script's cookie, past the half: counted
+    taken = inventory.snapshot()
+    assert sum(sighting.browser_only for sighting in taken.names.values()) == (
+        MAX_BROWSER_ONLY_NAMES
+    )
+    assert taken.names["session"].set_by_server and taken.names["_ga"].set_by_server
+    assert "_hjid" not in taken.names and taken.dropped > 0
+    # A browser-only name that a response then sets leaves room for another.
+    inventory.saw_set_cookie([(b"set-cookie", b"j0000=1")])
+    inventory.saw_cookie_header(b"_hjid=1")
+    assert inventory.snapshot().names["_hjid"].browser_only
+
+    merged = Inventory({})
+    merged.merge(taken)
+    other = Inventory({f"k{i}": Sighting("t", "t", sent_by_browsers=True) for i in range(10)})
+    other.names["csrftoken"] = Sighting("t", "t", set_by_server=True)
+    merged.merge(other)
+    assert sum(sighting.browser_only for sighting in merged.names.values()) == (
+        MAX_BROWSER_ONLY_NAMES
+    )
+    assert "csrftoken" in merged.names and "k0" not in merged.names
 
 
 def test_a_known_name_is_one_set_lookup_until_the_next_write(tmp_path: Path) -> None:

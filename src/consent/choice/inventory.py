@@ -15,8 +15,10 @@ returning visitor's page reads nothing. Whether all of a header's names are know
 
 Bounded: at most :data:`MAX_NAMES` names of at most :data:`MAX_NAME_BYTES` bytes each are kept;
 longer names and names past the limit are counted, not kept. Names can come from any client, so
-the inventory is a guide to what runs on a site, and a client can add names to it (up to the
-limit); it never changes what is enforced.
+the inventory is a guide to what runs on a site, and a client can add names to it; it never
+changes what is enforced. So that made-up names cannot crowd out the site's own, names that only
+browsers sent take at most :data:`MAX_BROWSER_ONLY_NAMES` of the room, and one Cookie header adds
+at most :data:`MAX_NEW_NAMES_PER_HEADER` new names.
 
 Kept in a small JSON file (the ``cookie_inventory`` setting) so that another process, the
 command line, can read it: written at most every :data:`WRITE_INTERVAL` seconds, from a worker
@@ -55,6 +57,12 @@ CookieFilter = Callable[[Sequence[Header], frozenset[str]], list[Header] | None]
 
 #: The most names kept, in memory and in the file; names past it are counted as ``dropped``.
 MAX_NAMES = 1000
+#: Of them, the most that only browsers sent (any client can make such names up): the rest of
+#: the room is kept for the names the site's responses set.
+MAX_BROWSER_ONLY_NAMES = MAX_NAMES // 2
+#: The most new names one Cookie header adds (a real one holds a few dozen at most; a browser's
+#: other names come again in its next headers). The rest are counted as ``dropped``.
+MAX_NEW_NAMES_PER_HEADER = 32
 #: The longest name kept; longer ones are counted as ``oversized``.
 MAX_NAME_BYTES = 256
 #: Cookie headers longer than this are not read (a browser sends at most 180 cookies of 4 KB,
@@ -140,13 +148,18 @@ class Inventory:
     updated: str = ""
 
     def merge(self, other: Inventory) -> None:
-        """Adds ``other``'s names and counts; names past :data:`MAX_NAMES` are counted."""
+        """Adds ``other``'s names and counts; names past :data:`MAX_NAMES`, or past
+        :data:`MAX_BROWSER_ONLY_NAMES` for names only browsers sent, are counted."""
+        browser_only = sum(sighting.browser_only for sighting in self.names.values())
         for name, sighting in other.names.items():
             mine = self.names.get(name)
             if mine is not None:
+                was_browser_only = mine.browser_only
                 mine.merge(sighting)
-            elif len(self.names) < MAX_NAMES:
+                browser_only -= was_browser_only and not mine.browser_only
+            elif _has_room(len(self.names), browser_only, sighting.browser_only):
                 self.names[name] = Sighting(**sighting.as_json())
+                browser_only += sighting.browser_only
             else:
                 self.dropped += 1
         self.dropped += other.dropped
@@ -180,6 +193,14 @@ class Inventory:
             )
         except (KeyError, TypeError, AttributeError, ValueError) as error:
             raise ValueError(f"not a cookie inventory: {error!r}") from None
+
+
+def _has_room(names: int, browser_only: int, for_browser_only: bool) -> bool:
+    """Whether a new name fits among ``names`` names, ``browser_only`` of them sent only by
+    browsers."""
+    if names >= MAX_NAMES:
+        return False
+    return not for_browser_only or browser_only < MAX_BROWSER_ONLY_NAMES
 
 
 def read_inventory(path: Path) -> Inventory:
@@ -260,6 +281,7 @@ class CookieInventory:
         self._write_interval = write_interval
         self._clock = clock
         self._names: dict[str, Sighting] = {}
+        self._browser_only = 0  # how many of them only browsers sent
         #: Names noted since the last write, as they came: seeing one again is a set lookup.
         #: Emptied at each write (so that the next sighting moves ``last_seen``).
         self._fresh_from_server: set[bytes] = {_NO_NAME}
@@ -310,9 +332,12 @@ class CookieInventory:
         fresh = self._fresh_from_browsers
         if fresh.issuperset(names):
             return
-        for name in names:
-            if name not in fresh:
-                self._note(name, fresh, from_server=False)
+        new = [name for name in names if name not in fresh]
+        for name in new[:MAX_NEW_NAMES_PER_HEADER]:
+            self._note(name, fresh, from_server=False)
+        if len(new) > MAX_NEW_NAMES_PER_HEADER:
+            self._dropped += len(new) - MAX_NEW_NAMES_PER_HEADER
+            self._soon()
 
     def _note(self, raw: bytes, fresh: set[bytes], *, from_server: bool) -> None:
         if not raw:
@@ -324,14 +349,18 @@ class CookieInventory:
         name = raw.decode("latin-1")
         sighting = self._names.get(name)
         now = _iso(self._clock())
+        by_server = from_server or name in self._own
         if sighting is None:
-            if len(self._names) >= MAX_NAMES:
+            if not _has_room(len(self._names), self._browser_only, not by_server):
                 self._dropped += 1
                 self._soon()
                 return
             sighting = self._names[name] = Sighting(now, now, category=self._category_of(name))
+            self._browser_only += not by_server
+        elif by_server and sighting.browser_only:
+            self._browser_only -= 1
         sighting.last_seen = now
-        if from_server or name in self._own:
+        if by_server:
             sighting.set_by_server = True
         else:
             sighting.sent_by_browsers = True
