@@ -23,10 +23,11 @@ from consent.records.model import (
     DecisionRecord,
     OfferedCategory,
     OfferedCookie,
+    OfferedService,
     RecordSource,
     Wording,
 )
-from consent.settings import RECORDS_OFF
+from consent.settings import RECORDS_OFF, service_item
 
 if TYPE_CHECKING:
     from consent.records.store import RecordStore, Stored
@@ -38,6 +39,8 @@ logger = logging.getLogger("consent.records")
 NOT_CONSENT_TEXTS = ("notice.",)
 #: The cookie tables' headings: part of the wording only where a category declares cookies.
 DECLARATION_TEXTS = "declarations."
+#: The services' texts: part of the wording only where a category has services.
+SERVICE_TEXTS = "services."
 #: Languages whose wording is kept built; a site offers a handful.
 MAX_CACHED_LANGUAGES = 64
 #: Seconds between two purges of the records older than ``records_retention_days``.
@@ -52,10 +55,12 @@ class DecisionRecorder:
         settings: ConsentSettings,
         texts: Callable[[str], Mapping[str, str]],
         category: Callable[[str, str], tuple[str, str]],
+        service: Callable[[str, str, str], tuple[str, str]],
     ) -> None:
         self.settings = settings
         self._texts = texts
         self._category = category
+        self._service = service
         self.store: RecordStore | None = None
         if settings.consent_enabled and settings.records_url.strip().lower() != RECORDS_OFF:
             # SQLAlchemy and the drivers load only for a site that keeps records.
@@ -146,8 +151,14 @@ class DecisionRecorder:
         wording = self._wordings.get(language)
         if wording is None:
             categories = self.settings.categories
-            declared = any(category.declarations for category in categories.values())
-            skipped = NOT_CONSENT_TEXTS if declared else (*NOT_CONSENT_TEXTS, DECLARATION_TEXTS)
+            owners = self.settings.cookie_owners().values()
+            declared = any(owner.declarations for owner in owners)
+            with_services = any(category.services for category in categories.values())
+            skipped: tuple[str, ...] = NOT_CONSENT_TEXTS
+            if not declared:
+                skipped = (*skipped, DECLARATION_TEXTS)
+            if not with_services:
+                skipped = (*skipped, SERVICE_TEXTS)
             texts = {
                 key: text
                 for key, text in self._texts(language).items()
@@ -161,8 +172,24 @@ class DecisionRecorder:
                     OfferedCookie(**row.as_json())
                     for row in shown_declarations(category, language, default_language)
                 )
+                services = []
+                for service_name, service in category.services.items():
+                    service_label, service_description = self._service(language, name, service_name)
+                    services.append(
+                        OfferedService(
+                            service_item(name, service_name),
+                            service_label,
+                            service_description,
+                            tuple(
+                                OfferedCookie(**row.as_json())
+                                for row in shown_declarations(service, language, default_language)
+                            ),
+                        )
+                    )
                 offered.append(
-                    OfferedCategory(name, label, description, category.required, cookies)
+                    OfferedCategory(
+                        name, label, description, category.required, cookies, tuple(services)
+                    )
                 )
             wording = Wording.build(language, texts, offered)
             if len(self._wordings) >= MAX_CACHED_LANGUAGES:
