@@ -24,7 +24,7 @@ from consent.browser.defaults import FINAL_VERSIONS
 from consent.browser.rules import format_version
 from consent.choice.declarations import shown_declarations
 from consent.page.i18n import Catalog, localised_list
-from consent.settings import ConsentSettings
+from consent.settings import ConsentSettings, service_item
 
 #: The longest ``next`` path a form carries back; the endpoints refuse a longer one, so a page
 #: whose path and query are longer sends its visitor back to its path alone, or to ``/``.
@@ -194,6 +194,7 @@ class Renderer:
                     "declarations": shown_declarations(
                         category, language, self.settings.default_language
                     ),
+                    "services": self._services(language, name),
                 }
             )
         return {
@@ -204,6 +205,24 @@ class Renderer:
             "categories": categories,
             "consent_enabled": self.settings.consent_enabled,
         }
+
+    def _services(self, language: str, category_name: str) -> list[dict[str, Any]]:
+        """A category's services as the preferences form shows them."""
+        services = []
+        for name, service in self.settings.categories[category_name].services.items():
+            label, description = self.catalog.service(language, category_name, name)
+            services.append(
+                {
+                    "name": service_item(category_name, name),
+                    "key": name,
+                    "label": label,
+                    "description": description,
+                    "declarations": shown_declarations(
+                        service, language, self.settings.default_language
+                    ),
+                }
+            )
+        return services
 
     def _snippet(self, key: SnippetKey) -> Snippet:
         """The markup for one combination of visitor state, encoded for the response."""
