@@ -1,5 +1,6 @@
 """In Chromium: switches for the services inside a category. A refused service's cookie never
-reaches the jar and its ``data-consent-service`` script never runs; a granted one's do.
+reaches the jar and its ``data-consent-service`` script never runs; a granted one's do. And
+re-consent: a service added after the visitor chose is asked about alone.
 
 Chromium is ``$CONSENT_CHROMIUM``, else ``/usr/bin/chromium``; without it these tests are
 skipped, except on CI, where they fail.
@@ -141,3 +142,70 @@ def test_the_dialog_reopens_with_the_services_as_chosen(context: BrowserContext)
     expect(dialog).to_be_hidden()
     assert "_pk_id.1" not in jar(context), "withdrawing a service did not expire its cookie"
     assert "_hjid" in jar(context)
+
+
+#: The same site before Hotjar was added: its visitors never answered about Hotjar.
+BEFORE_HOTJAR: dict[str, Any] = {
+    **CATEGORIES,
+    "analytics": {
+        "label": "Analytics",
+        "cookies": ["_ga"],
+        "services": {"matomo": {"label": "Matomo", "cookies": ["_pk_id*"]}},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def site_before_hotjar() -> Iterator[LiveServer]:
+    """Served on another port of the same host: the browser sends it the same cookies. Hotjar's
+    cookie, unknown to it, is blocked, so no Hotjar cookie exists before the new site asks."""
+    inner = Starlette(routes=[Route("/", page_setting_cookies)])
+    settings = make_settings(categories=BEFORE_HOTJAR, undeclared_cookies="block")
+    app = ConsentMiddleware(inner, settings=settings)
+    with LiveServer(app) as server:
+        yield server
+
+
+@pytest.mark.browser
+def test_re_consent_on_a_new_service(
+    context: BrowserContext, site: LiveServer, site_before_hotjar: LiveServer
+) -> None:
+    page = context.new_page()
+    page.goto(site_before_hotjar.url + "/")
+    page.locator("#consent-banner").get_by_role("button", name="Accept all").click()
+    expect(page.locator("#consent-banner")).to_be_hidden()
+    assert page.evaluate(RAN) == ["analytics", "matomo"]  # no hotjar on this site yet
+
+    page.goto(site.url + "/")  # the site now offers Hotjar too
+    banner = page.locator("#consent-banner")
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text("New since your last choice: Hotjar.")
+    expect(banner.get_by_role("button", name="Accept all")).to_have_count(0)
+    # The earlier choice stands; the new service is refused until answered.
+    assert page.evaluate(RAN) == ["analytics", "matomo"]
+    assert "_hjid" not in jar(context) and "_pk_id.1" in jar(context)
+
+    banner.get_by_role("button", name="Accept the new ones").click()
+    expect(banner).to_be_hidden()
+    assert page.evaluate(RAN) == ["analytics", "hotjar", "matomo"]
+    page.reload()
+    expect(page.locator("#consent-banner")).to_have_count(0)
+    assert {"_hjid", "_pk_id.1", "_ga", "_fbp"} <= jar(context)
+
+
+@pytest.mark.browser
+def test_refusing_the_new_service_keeps_the_rest_and_asks_no_more(
+    context: BrowserContext, site: LiveServer, site_before_hotjar: LiveServer
+) -> None:
+    page = context.new_page()
+    page.goto(site_before_hotjar.url + "/")
+    page.locator("#consent-banner").get_by_role("button", name="Accept all").click()
+    expect(page.locator("#consent-banner")).to_be_hidden()
+    page.goto(site.url + "/")
+    page.locator("#consent-banner").get_by_role("button", name="Refuse the new ones").click()
+    expect(page.locator("#consent-banner")).to_be_hidden()
+    page.reload()
+    expect(page.locator("#consent-banner")).to_have_count(0)
+    assert page.evaluate(RAN) == ["analytics", "matomo"]
+    names = jar(context)
+    assert "_hjid" not in names and {"_pk_id.1", "_ga", "_fbp"} <= names

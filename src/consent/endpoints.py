@@ -46,7 +46,9 @@ MAX_SHOWN_NAME = 40
 SERVICE_VALUES = {"on": True, "off": False}
 #: An ``Idempotency-Key`` header is a UUID (36 characters, 38 with braces).
 MAX_IDEMPOTENCY_KEY = 64
-ACTIONS = ("accept_all", "reject_all", "save")
+#: ``accept_new`` and ``reject_new`` answer only what was offered since the visitor's last
+#: choice (everything, for a visitor who has not chosen), and keep the rest of that choice.
+ACTIONS = ("accept_all", "reject_all", "save", "accept_new", "reject_new")
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
 
@@ -249,14 +251,20 @@ class ConsentEndpoints:
             checked.append((name, on))
         return tuple(checked)
 
-    def granted_by(self, choice: Choice) -> frozenset[str]:
+    def granted_by(self, choice: Choice, previous: ConsentState) -> frozenset[str]:
         """The optional categories and services a choice grants: with ``save``, the categories
         it names, each with every service it does not switch off; a service switched on in a
-        category left off stays off with it."""
+        category left off stays off with it. ``accept_new`` and ``reject_new`` keep what the
+        visitor granted before and add, or leave out, what is new to them."""
         if choice.action == "accept_all":
             return self.optional_items
         if choice.action == "reject_all":
             return frozenset()
+        if choice.action in ("accept_new", "reject_new"):
+            kept = previous.granted & self.optional_items if previous.decided else frozenset()
+            if choice.action == "reject_new":
+                return kept
+            return kept | (previous.new if previous.decided else self.optional_items)
         categories = frozenset(choice.categories)
         switched = dict(choice.services)
         return frozenset(
@@ -267,8 +275,8 @@ class ConsentEndpoints:
 
     async def decide(self, choice: Choice, visitor: Visitor, request: Request) -> Response:
         site = self.site
-        granted = self.granted_by(choice)
         previous = visitor.consent
+        granted = self.granted_by(choice, previous)
         assert site.codec is not None  # state_or_choice answers 404 without it
         record, value = site.codec.decide(granted, choice.source, previous._record)
         state = site.codec.state_of(record, gpc=previous.gpc)
@@ -339,6 +347,7 @@ class ConsentEndpoints:
                 revision=state.revision,
                 source=self.record_source(choice, request),
                 language=visitor.language,
+                asked_new=bool(previous.new),
                 path=page,
                 user_agent=visitor.user_agent,
                 client_address=client.host if client else None,

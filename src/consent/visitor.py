@@ -163,11 +163,12 @@ class Visitor:
             language=self.language,
             notice=notice,
             advice=self.browser.advice if notice else None,
-            show_banner=consent_enabled and not consent.decided,
+            show_banner=consent_enabled and (not consent.decided or bool(consent.new)),
             gpc=consent.gpc and not consent.decided,
             decided=consent.decided,
             granted=consent.granted,
             encoding=charset,
+            new=consent.new,
         )
         return self._site.renderer.snippet(key)
 

@@ -6,11 +6,13 @@ a salt of its own). The payload is ``revision:granted:consent_id:first_decided:s
 by its own name (unique on the site: ``matomo``, not ``analytics.matomo``); the services of a
 refused category are refused with it and not named. Required categories and their services are
 never stored, they are always granted. An optional category or service named in neither was not
-offered when the visitor decided, and is refused. The signer's timestamp is the time of the last
-decision, so the server enforces the consent lifetime from it, whatever Max-Age the browser kept.
+offered when the visitor decided: it is refused until the visitor answers it (``ConsentState.new``,
+which the banner asks about). The signer's timestamp is the time of the last decision, so the
+server enforces the consent lifetime from it, whatever Max-Age the browser kept.
 
 A payload of five fields, written before services existed (no ``refused``), still verifies and
-means what it meant: the categories it grants, each with all of its services, and nothing else.
+means what it meant: the categories it grants, each with all of its services, and nothing else;
+nothing is new to it, since what it was offered cannot be told (raising ``revision`` asks again).
 """
 
 from __future__ import annotations
@@ -132,7 +134,8 @@ class ConsentState:
     ``granted`` holds categories and services (``analytics.matomo``), the required ones always.
     ``decided`` is false until the visitor has chosen (a Global Privacy Control signal alone
     refuses every optional category, with ``source == "gpc"``, but still leaves the choice to the
-    visitor).
+    visitor). ``new`` holds the optional categories and services a decided visitor was not
+    offered when deciding (added since): refused until answered, and the banner asks about them.
     """
 
     decided: bool
@@ -143,6 +146,7 @@ class ConsentState:
     last_decided: int | None = None
     source: Source | None = None
     gpc: bool = False
+    new: frozenset[str] = frozenset()
     _record: ConsentRecord | None = field(default=None, repr=False, compare=False)
 
     def allows(self, item: str) -> bool:
@@ -164,6 +168,7 @@ class ConsentState:
             "last_decided": self.last_decided,
             "source": self.source,
             "gpc": self.gpc,
+            "new": sorted(self.new),
         }
 
 
@@ -239,6 +244,7 @@ class ConsentCodec:
             last_decided=record.last_decided,
             source=record.source,
             gpc=gpc,
+            new=self.offer.optional - record.granted - record.refused,
             _record=record,
         )
 

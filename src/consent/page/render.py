@@ -117,6 +117,8 @@ class SnippetKey(NamedTuple):
     granted: frozenset[str]
     #: The codec of the page the snippet goes into.
     encoding: str
+    #: What a decided visitor was not offered when deciding (the banner asks about it).
+    new: frozenset[str] = frozenset()
 
 
 class Renderer:
@@ -241,9 +243,26 @@ class Renderer:
             gpc=key.gpc,
             decided=key.decided,
             granted=key.granted,
+            new_items=self.new_items(key.language, key.new),
         )
         text = self.environment.get_template("snippet.html").render(context)
         return Snippet(text, key.encoding)
+
+    def new_items(self, language: str, new: frozenset[str]) -> str:
+        """What is new to a visitor, as the banner lists it: each new category (which brings its
+        services), then each new service of a category they knew, in the settings' order and
+        joined the language's way; "" when nothing is new."""
+        if not new:
+            return ""
+        labels = []
+        for name, category in self.settings.categories.items():
+            if name in new:
+                labels.append(self.catalog.category(language, name)[0])
+                continue
+            for service in category.services:
+                if service_item(name, service) in new:
+                    labels.append(self.catalog.service(language, name, service)[0])
+        return localised_list(labels, language)
 
     def _advice_texts(
         self, texts: Mapping[str, str], advice: UpdateAdvice | None

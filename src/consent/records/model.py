@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal, cast, get_args
 
-Action = Literal["accept_all", "reject_all", "save", "gpc", "withdraw"]
+Action = Literal["accept_all", "reject_all", "save", "gpc", "withdraw", "accept_new", "reject_new"]
 RecordSource = Literal["banner", "settings page", "api", "gpc"]
 IpPolicy = Literal["truncated", "none", "full"]
 ACTIONS: tuple[Action, ...] = get_args(Action)

@@ -41,7 +41,11 @@ NOT_CONSENT_TEXTS = ("notice.",)
 DECLARATION_TEXTS = "declarations."
 #: The services' texts: part of the wording only where a category has services.
 SERVICE_TEXTS = "services."
-#: Languages whose wording is kept built; a site offers a handful.
+#: The banner's texts about what is new since a visitor's last choice: part of the wording of
+#: the decisions of visitors who were asked about something new.
+NEW_OFFER_TEXTS = "new."
+#: Wordings kept built, per language and whether something new was asked about; a site offers
+#: a handful of languages.
 MAX_CACHED_LANGUAGES = 64
 #: Seconds between two purges of the records older than ``records_retention_days``.
 RETENTION_INTERVAL = 86_400.0
@@ -72,7 +76,7 @@ class DecisionRecorder:
                 commit_wait=settings.records_commit_wait,
                 replay_interval=settings.records_replay_interval,
             )
-        self._wordings: dict[str, Wording] = {}
+        self._wordings: dict[tuple[str, bool], Wording] = {}
         self._start_lock: asyncio.Lock | None = None
         self._started = False
         self._retention: asyncio.Task[None] | None = None
@@ -146,9 +150,10 @@ class DecisionRecorder:
                     logger.info("consent records: %d records past their retention purged", purged)
             await asyncio.sleep(RETENTION_INTERVAL)
 
-    def wording(self, language: str) -> Wording:
-        """The texts and categories shown in ``language``, built once per language."""
-        wording = self._wordings.get(language)
+    def wording(self, language: str, *, asked_new: bool = False) -> Wording:
+        """The texts and categories shown in ``language``, built once per language; with
+        ``asked_new``, the banner's texts about what is new since the last choice as well."""
+        wording = self._wordings.get((language, asked_new))
         if wording is None:
             categories = self.settings.categories
             owners = self.settings.cookie_owners().values()
@@ -159,6 +164,8 @@ class DecisionRecorder:
                 skipped = (*skipped, DECLARATION_TEXTS)
             if not with_services:
                 skipped = (*skipped, SERVICE_TEXTS)
+            if not asked_new:
+                skipped = (*skipped, NEW_OFFER_TEXTS)
             texts = {
                 key: text
                 for key, text in self._texts(language).items()
@@ -194,7 +201,7 @@ class DecisionRecorder:
             wording = Wording.build(language, texts, offered)
             if len(self._wordings) >= MAX_CACHED_LANGUAGES:
                 self._wordings.clear()
-            self._wordings[language] = wording
+            self._wordings[(language, asked_new)] = wording
         return wording
 
     async def keep(
@@ -209,6 +216,7 @@ class DecisionRecorder:
         language: str,
         path: str,
         user_agent: bytes,
+        asked_new: bool = False,
         client_address: str | None,
         record_id: uuid.UUID | None = None,
     ) -> Stored | None:
@@ -224,7 +232,7 @@ class DecisionRecorder:
             refused=refused,
             revision=revision,
             source=source,
-            wording=self.wording(language),
+            wording=self.wording(language, asked_new=asked_new),
             path=path,
             user_agent=user_agent,
             client_address=client_address,
