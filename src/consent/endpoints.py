@@ -30,16 +30,25 @@ from consent.choice.codec import ConsentState, Source
 from consent.page.render import MAX_NEXT
 from consent.records.model import Action, RecordSource
 from consent.records.recorder import DecisionRecorder
-from consent.settings import SECURE_PREFIXES
+from consent.settings import MAX_OFFERED_ITEMS, SECURE_PREFIXES
 from consent.visitor import Site, Visitor, request_cookies, secure_cookies
 
 audit = logging.getLogger("consent.audit")
 logger = logging.getLogger("consent")
 
 MAX_BODY = 8 * 1024
+#: Form fields a choice may have: the action, ``next``, a ``category`` each, and two per service
+#: (a hidden ``off`` before the switch's ``on``: the last one counts).
+MAX_FORM_FIELDS = 2 * MAX_OFFERED_ITEMS + 8
+#: An unknown name is echoed in the error at most this long.
+MAX_SHOWN_NAME = 40
+#: A service field's values in a form.
+SERVICE_VALUES = {"on": True, "off": False}
 #: An ``Idempotency-Key`` header is a UUID (36 characters, 38 with braces).
 MAX_IDEMPOTENCY_KEY = 64
-ACTIONS = ("accept_all", "reject_all", "save")
+#: ``accept_new`` and ``reject_new`` answer only what was offered since the visitor's last
+#: choice (everything, for a visitor who has not chosen), and keep the rest of that choice.
+ACTIONS = ("accept_all", "reject_all", "save", "accept_new", "reject_new")
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
 
@@ -73,11 +82,15 @@ class BadRequestError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Choice:
+    """A choice as the request gave it. ``services`` holds the switches it set, by
+    ``category.service``; a service it does not name follows its category."""
+
     action: str
     categories: tuple[str, ...]
     next_path: str | None
     source: Source
     wants_json: bool
+    services: tuple[tuple[str, bool], ...] = ()
 
 
 class ConsentEndpoints:
@@ -88,7 +101,15 @@ class ConsentEndpoints:
         self.settings = site.settings
         self.on_decision = on_decision
         self.optional = tuple(n for n, c in self.settings.categories.items() if not c.required)
-        self.recorder = DecisionRecorder(self.settings, site.catalog.texts, site.catalog.category)
+        #: Every category and service, by the name ``allows`` takes.
+        self.items = tuple(self.settings.cookie_owners())
+        self.services = tuple(name for name in self.items if "." in name)
+        self.optional_items = frozenset(
+            name for name in self.items if name.split(".", 1)[0] in self.optional
+        )
+        self.recorder = DecisionRecorder(
+            self.settings, site.catalog.texts, site.catalog.category, site.catalog.service
+        )
         self.settings_page_path = self.settings.prefix + "/settings"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -130,7 +151,7 @@ class ConsentEndpoints:
 
     def state_response(self, state: ConsentState) -> Response:
         return JSONResponse(
-            state.as_json(tuple(self.settings.categories)),
+            state.as_json(tuple(self.settings.categories), self.services),
             headers={"Cache-Control": "no-store", "Vary": "Cookie"},
         )
 
@@ -160,8 +181,22 @@ class ConsentEndpoints:
         source = data.get("source", "api")
         if source not in ("api", "banner"):
             raise BadRequestError("'source' must be 'api' or 'banner'")
+        services = data.get("services", {})
+        if not isinstance(services, dict) or not all(
+            isinstance(on, bool) for on in services.values()
+        ):
+            raise BadRequestError(
+                "'services' must be an object of service names (category.service) to true or false"
+            )
         action = data.get("action")
-        return Choice(self._action(action), self._categories(categories), None, source, True)
+        return Choice(
+            self._action(action),
+            self._categories(categories),
+            None,
+            source,
+            True,
+            self._services(services.items()),
+        )
 
     def _form_choice(self, body: bytes) -> Choice:
         try:
@@ -169,10 +204,16 @@ class ConsentEndpoints:
                 body.decode("utf-8"),
                 keep_blank_values=True,
                 strict_parsing=bool(body),
-                max_num_fields=64,
+                max_num_fields=MAX_FORM_FIELDS,
             )
         except (ValueError, UnicodeDecodeError):
             raise BadRequestError("the form body is malformed") from None
+        switches: dict[str, bool] = {}
+        for key, value in fields:
+            if "." in key:  # category.service=on|off, the last one counts
+                if value not in SERVICE_VALUES:
+                    raise BadRequestError(f"service {_shown(key)!r} must be 'on' or 'off'")
+                switches[key] = SERVICE_VALUES[value]
         actions = [value for key, value in fields if key == "action"]
         if len(actions) != 1:
             raise BadRequestError("exactly one 'action' is required")
@@ -180,7 +221,12 @@ class ConsentEndpoints:
         next_values = [value for key, value in fields if key == "next"]
         next_path = next_values[0] if next_values else None
         return Choice(
-            self._action(actions[0]), self._categories(categories), next_path, "banner", False
+            self._action(actions[0]),
+            self._categories(categories),
+            next_path,
+            "banner",
+            False,
+            self._services(switches.items()),
         )
 
     def _action(self, action: Any) -> str:
@@ -193,19 +239,44 @@ class ConsentEndpoints:
     def _categories(self, names: list[str]) -> tuple[str, ...]:
         for name in names:
             if name not in self.settings.categories:
-                shown = name if len(name) <= 40 else name[:40] + "…"
-                raise BadRequestError(f"unknown category {shown!r}")
+                raise BadRequestError(f"unknown category {_shown(name)!r}")
         return tuple(names)
+
+    def _services(self, switches: Any) -> tuple[tuple[str, bool], ...]:
+        """The service switches of a choice, each name checked (``category.service``)."""
+        checked = []
+        for name, on in switches:
+            if name not in self.services:
+                raise BadRequestError(f"unknown service {_shown(name)!r}")
+            checked.append((name, on))
+        return tuple(checked)
+
+    def granted_by(self, choice: Choice, previous: ConsentState) -> frozenset[str]:
+        """The optional categories and services a choice grants: with ``save``, the categories
+        it names, each with every service it does not switch off; a service switched on in a
+        category left off stays off with it. ``accept_new`` and ``reject_new`` keep what the
+        visitor granted before and add, or leave out, what is new to them."""
+        if choice.action == "accept_all":
+            return self.optional_items
+        if choice.action == "reject_all":
+            return frozenset()
+        if choice.action in ("accept_new", "reject_new"):
+            kept = previous.granted & self.optional_items if previous.decided else frozenset()
+            if choice.action == "reject_new":
+                return kept
+            return kept | (previous.new if previous.decided else self.optional_items)
+        categories = frozenset(choice.categories)
+        switched = dict(choice.services)
+        return frozenset(
+            name
+            for name in self.optional_items
+            if name.split(".", 1)[0] in categories and switched.get(name, True)
+        )
 
     async def decide(self, choice: Choice, visitor: Visitor, request: Request) -> Response:
         site = self.site
-        if choice.action == "accept_all":
-            granted = frozenset(self.optional)
-        elif choice.action == "reject_all":
-            granted = frozenset()
-        else:
-            granted = frozenset(choice.categories) & frozenset(self.optional)
         previous = visitor.consent
+        granted = self.granted_by(choice, previous)
         assert site.codec is not None  # state_or_choice answers 404 without it
         record, value = site.codec.decide(granted, choice.source, previous._record)
         state = site.codec.state_of(record, gpc=previous.gpc)
@@ -233,7 +304,7 @@ class ConsentEndpoints:
         event = DecisionEvent(
             consent_id=state.consent_id,
             granted=tuple(sorted(state.granted)),
-            refused=tuple(sorted(set(self.settings.categories) - state.granted)),
+            refused=tuple(sorted(set(self.items) - state.granted)),
             revision=state.revision,
             source=state.source,
             decided_at=moment,
@@ -272,10 +343,11 @@ class ConsentEndpoints:
                 consent_id=state.consent_id,
                 action=self.record_action(choice, state, previous),
                 granted=state.granted,
-                refused=set(self.settings.categories) - state.granted,
+                refused=set(self.items) - state.granted,
                 revision=state.revision,
                 source=self.record_source(choice, request),
                 language=visitor.language,
+                asked_new=bool(previous.new),
                 path=page,
                 user_agent=visitor.user_agent,
                 client_address=client.host if client else None,
@@ -290,7 +362,7 @@ class ConsentEndpoints:
         else the button's action."""
         if previous.decided and previous.granted - state.granted:
             return "withdraw"
-        if previous.gpc and not state.granted.intersection(self.optional):
+        if previous.gpc and not state.granted.intersection(self.optional_items):
             return "gpc"
         return choice.action  # type: ignore[return-value]  # one of ACTIONS, checked on read
 
@@ -484,6 +556,11 @@ def _allow(method: str, *allowed: str) -> None:
         raise BadRequestError(
             f"method {method} is not allowed here; use {', '.join(allowed)}", 405, allowed
         )
+
+
+def _shown(name: str) -> str:
+    """A name a client sent, cut for an error message."""
+    return name if len(name) <= MAX_SHOWN_NAME else name[:MAX_SHOWN_NAME] + "…"
 
 
 def _wants_json(request: Request) -> bool:

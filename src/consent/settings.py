@@ -68,6 +68,15 @@ DEFAULT_COOKIE_INVENTORY = "consent-cookie-inventory.json"
 COOKIE_INVENTORY_OFF = "none"
 
 CATEGORY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+#: A service's name: at most 31 characters, so that ``category.service`` fits the 64 characters
+#: a record keeps of a name; ``-`` is allowed (``google-analytics``), ``.`` is not.
+SERVICE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,30}$")
+#: How many categories and services a site offers at most: a record lists at most this many
+#: (``consent.records.model.MAX_CATEGORIES``), and the dialog stays one a visitor can read.
+MAX_OFFERED_ITEMS = 64
+#: The optional categories' and services' names, joined by one character each, may be at most
+#: this long: the consent cookie names each of them once, and must stay far below its 512 bytes.
+MAX_CHOICE_NAMES_LENGTH = 300
 COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 COOKIE_PATTERN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z\[\]?]+$")
 
@@ -140,8 +149,9 @@ class CookieDeclaration(BaseModel):
 # --- end of the cookie declarations' settings -----------------------------------------------
 
 
-class Category(BaseModel):
-    """A category of cookies the visitor can allow or refuse.
+class CookieOwner(BaseModel):
+    """What a category and a service have alike: a label and description shown to visitors, the
+    cookies they own, and the cookies' declarations.
 
     Each declaration's name also counts as one of its ``cookies``: it is added to them, after
     the names given there, when the settings are read, so what visitors are told is what the
@@ -151,7 +161,6 @@ class Category(BaseModel):
 
     label: str
     description: str = ""
-    required: bool = False
     cookies: tuple[str, ...] = ()
     declarations: tuple[CookieDeclaration, ...] = Field(default=(), max_length=MAX_DECLARATIONS)
 
@@ -182,6 +191,26 @@ class Category(BaseModel):
         if declared:  # frozen: set once, while the model is being validated
             object.__setattr__(self, "cookies", (*self.cookies, *declared))
         return self
+
+
+class Service(CookieOwner):
+    """A service inside a category (``[categories.analytics.services.matomo]``): its own switch
+    in the dialog, its own cookies, and its scripts (``data-consent-service="matomo"``)."""
+
+
+class Category(CookieOwner):
+    """A category of cookies the visitor can allow or refuse, and the services inside it.
+
+    Granting a category grants each of its services the visitor did not switch off; refusing it
+    refuses them all. The category's own ``cookies`` are governed by the category alone."""
+
+    required: bool = False
+    services: dict[str, Service] = Field(default_factory=dict)
+
+
+def service_item(category: str, service: str) -> str:
+    """The name consent knows a service by: ``analytics.matomo`` (what ``allows`` takes)."""
+    return f"{category}.{service}"
 
 
 DEFAULT_CATEGORIES: dict[str, Category] = {
@@ -511,6 +540,7 @@ class ConsentSettings(BaseSettings):
                 )
         if not any(category.required for category in categories.values()):
             raise ValueError("one category must be required (the necessary cookies)")
+        _check_services(categories)
         return categories
 
     @field_validator("privacy_policy_url")
@@ -543,21 +573,21 @@ class ConsentSettings(BaseSettings):
                 )
         self._browser_policy = self._resolve_browser_policy(families)
         seen: dict[str, str] = {}
-        for name, category in self.categories.items():
-            for pattern in category.cookies:
+        for name, owner in self.cookie_owners().items():
+            setting = _owner_setting(name)
+            for pattern in owner.cookies:
                 if pattern in seen and seen[pattern] != name:
                     raise ValueError(
-                        f"categories.{name}.cookies (or declarations): {pattern!r} is already "
-                        f"in category "
-                        f"{seen[pattern]!r}"
+                        f"{setting}.cookies (or declarations): {pattern!r} is already in "
+                        f"{_owner_kind(seen[pattern])} {seen[pattern]!r}"
                     )
                 seen[pattern] = name
-            for index, declaration in enumerate(category.declarations):
+            for index, declaration in enumerate(owner.declarations):
                 for field in ("purpose", "duration"):
                     text = getattr(declaration, field)
                     if isinstance(text, dict) and self.default_language not in text:
                         raise ValueError(
-                            f"categories.{name}.declarations.{index}.{field} "
+                            f"{setting}.declarations.{index}.{field} "
                             f"({declaration.name!r}): a text given by language needs one in "
                             f"default_language {self.default_language!r}"
                         )
@@ -598,6 +628,16 @@ class ConsentSettings(BaseSettings):
 
     # --- derived views ----------------------------------------------------------------------
 
+    def cookie_owners(self) -> dict[str, CookieOwner]:
+        """Every category, then its services, by the name consent knows each by: the
+        category's name, ``category.service`` for a service."""
+        owners: dict[str, CookieOwner] = {}
+        for name, category in self.categories.items():
+            owners[name] = category
+            for service_name, service in category.services.items():
+                owners[service_item(name, service_name)] = service
+        return owners
+
     def browser_policy(self) -> BrowserPolicy:
         """Every browser key's rule and which key judges each ua-parser family, resolved once
         (a browserslist query among them) when the settings were validated."""
@@ -635,6 +675,59 @@ class ConsentSettings(BaseSettings):
         if self.secret_keys:
             return self.secret_keys
         return _ephemeral_key()
+
+
+def _check_services(categories: dict[str, Category]) -> None:
+    """Service names are unique on the site and are no category's name (a script names its
+    service alone: ``data-consent-service="matomo"``), and the offer fits a record and the
+    consent cookie."""
+    owners: dict[str, str] = {}
+    for name, category in categories.items():
+        for service in category.services:
+            setting = f"categories.{name}.services.{service}"
+            if not SERVICE_NAME.match(service):
+                raise ValueError(
+                    f"{setting}: a service name must be lowercase letters, digits, '_' or '-' "
+                    "(at most 31, starting with a letter)"
+                )
+            if service in categories:
+                raise ValueError(f"{setting}: {service!r} is already a category's name")
+            if service in owners:
+                raise ValueError(
+                    f"{setting}: service {service!r} is already in category {owners[service]!r}"
+                )
+            owners[service] = name
+    offered = len(categories) + len(owners)
+    if offered > MAX_OFFERED_ITEMS:
+        raise ValueError(
+            f"categories: {offered} categories and services; at most {MAX_OFFERED_ITEMS} "
+            "can be offered"
+        )
+    optional = [
+        item
+        for name, category in categories.items()
+        if not category.required
+        for item in (name, *category.services)
+    ]
+    length = len(".".join(optional))
+    if length > MAX_CHOICE_NAMES_LENGTH:
+        raise ValueError(
+            f"categories: the optional categories' and services' names add up to {length} "
+            f"characters; the consent cookie carries at most {MAX_CHOICE_NAMES_LENGTH} "
+            "(shorten the service names)"
+        )
+
+
+def _owner_setting(owner: str) -> str:
+    """Where a category or service (``analytics.matomo``) is set."""
+    category, _, service = owner.partition(".")
+    if service:
+        return f"categories.{category}.services.{service}"
+    return f"categories.{category}"
+
+
+def _owner_kind(owner: str) -> str:
+    return "service" if "." in owner else "category"
 
 
 _EPHEMERAL: list[str] = []

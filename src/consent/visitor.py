@@ -163,11 +163,12 @@ class Visitor:
             language=self.language,
             notice=notice,
             advice=self.browser.advice if notice else None,
-            show_banner=consent_enabled and not consent.decided,
+            show_banner=consent_enabled and (not consent.decided or bool(consent.new)),
             gpc=consent.gpc and not consent.decided,
             decided=consent.decided,
             granted=consent.granted,
             encoding=charset,
+            new=consent.new,
         )
         return self._site.renderer.snippet(key)
 
@@ -216,10 +217,10 @@ class Site:
         self.notice_cookie = _cookie_reader(self.settings.notice_cookie_name)
         self.classifier = BrowserClassifier(self.settings)
         #: None when the site manages no consent (``consent_enabled = false``): then every
-        #: category is allowed, no cookie is filtered, and no signing key is needed.
+        #: category and service is allowed, no cookie is filtered, and no signing key is needed.
         self.codec = ConsentCodec(self.settings) if self.settings.consent_enabled else None
         self.unmanaged = ConsentState(
-            decided=False, granted=frozenset(self.settings.categories), revision=0
+            decided=False, granted=frozenset(self.settings.cookie_owners()), revision=0
         )
         self.policy = CookiePolicy(self.settings)
         self.catalog = Catalog(self.settings)

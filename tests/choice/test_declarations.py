@@ -192,7 +192,9 @@ def test_every_shipped_language_names_the_tables_columns() -> None:
 
 def recorder_wording(settings: ConsentSettings, language: str) -> Wording:
     catalog = Catalog(settings)
-    return DecisionRecorder(settings, catalog.texts, catalog.category).wording(language)
+    return DecisionRecorder(settings, catalog.texts, catalog.category, catalog.service).wording(
+        language
+    )
 
 
 def test_the_wording_keeps_the_declarations_shown_and_its_fingerprint_follows_them() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html5lib
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -109,3 +110,70 @@ def test_settings_page_shows_the_visitors_choice() -> None:
     marketing = page.partition('value="marketing"')[2].partition(">")[0]
     assert "checked" in analytics and "checked" not in marketing
     assert 'href="/x"' in page
+
+
+SERVICES = {
+    "necessary": {"label": "Necessary", "required": True},
+    "analytics": {
+        "label": "Analytics",
+        "services": {
+            "matomo": {"label": "Matomo", "description": "Visits, counted on our server."},
+            "hotjar": {"label": "Hotjar"},
+        },
+    },
+}
+
+
+def test_each_service_has_a_labelled_switch_inside_its_categorys_fieldset() -> None:
+    dialog = renderer(categories=SERVICES).dialog(
+        "en", decided=True, granted=frozenset({"necessary", "analytics"}), next_path="/"
+    )
+    document = html5lib.parse(dialog, namespaceHTMLElements=False)
+    (fieldset,) = document.iter("fieldset")
+    legend = fieldset.find("legend")
+    assert legend is not None and "Analytics" in (legend.text or "")
+    switches = [box for box in fieldset.iter("input") if box.get("type") == "checkbox"]
+    assert [box.get("name") for box in switches] == ["analytics.matomo", "analytics.hotjar"]
+    labels = {label.get("for"): label.text for label in document.iter("label")}
+    described = {p.get("id"): p.text for p in document.iter("p")}
+    for box in switches:
+        assert box.get("role") == "switch" and box.get("value") == "on"
+        assert labels[box.get("id")] in ("Matomo", "Hotjar")
+        assert box.get("checked") is None  # the category is on, these two are off
+    assert described[switches[0].get("aria-describedby")] == "Visits, counted on our server."
+    assert switches[1].get("aria-describedby") is None
+    # Each switch's "off" goes first, so a checked switch's "on" is the value that counts.
+    hidden = [box.get("name") for box in fieldset.iter("input") if box.get("type") == "hidden"]
+    assert hidden == ["analytics.matomo", "analytics.hotjar"]
+    ids = [element.get("id") for element in document.iter() if element.get("id")]
+    assert len(ids) == len(set(ids))
+
+
+def test_a_service_switch_shows_on_while_its_category_is_off() -> None:
+    """Off, a category's services show what turning it on grants: all of them."""
+    page = renderer(categories=SERVICES).settings_page(
+        "en", decided=True, gpc=False, granted=frozenset({"necessary"}), next_path="/"
+    )
+    assert 'name="analytics.matomo" value="on" id="consent-page-analytics.matomo"' in page
+    assert page.count('data-consent-service-of="analytics" aria-describedby') == 1
+    assert page.count("checked") == 3  # necessary, and both services
+
+
+def test_the_services_legend_is_in_every_shipped_language() -> None:
+    shipped = renderer(categories=SERVICES)
+    for language in ("de", "en", "es", "fr", "it"):
+        legend = shipped.catalog.texts(language)["services.legend"]
+        assert "{category}" in legend
+        if language != "en":
+            assert legend != shipped.catalog.texts("en")["services.legend"]
+
+
+def test_a_services_label_can_be_translated_by_texts() -> None:
+    translated = renderer(
+        categories=SERVICES,
+        texts={"de": {"service.analytics.matomo.label": "Matomo (selbst betrieben)"}},
+    )
+    assert "Matomo (selbst betrieben)" in translated.dialog(
+        "de", decided=False, granted=frozenset(), next_path="/"
+    )
+    assert translated.catalog.service("en", "analytics", "matomo")[0] == "Matomo"

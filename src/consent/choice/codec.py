@@ -1,10 +1,18 @@
 """The visitor's consent: what the app sees, and the compact signed cookie that carries it.
 
 The cookie value is ``payload.timestamp.signature`` (itsdangerous ``TimestampSigner``, HMAC-SHA256,
-a salt of its own). The payload is ``revision:granted:consent_id:first_decided:source``, where
-``granted`` lists the optional categories joined by ``.``; required categories are never stored,
-they are always granted. The signer's timestamp is the time of the last decision, so the server
-enforces the consent lifetime from it, whatever Max-Age the browser kept.
+a salt of its own). The payload is ``revision:granted:consent_id:first_decided:source:refused``.
+``granted`` and ``refused`` each name optional categories and services joined by ``.``, a service
+by its own name (unique on the site: ``matomo``, not ``analytics.matomo``); the services of a
+refused category are refused with it and not named. Required categories and their services are
+never stored, they are always granted. An optional category or service named in neither was not
+offered when the visitor decided: it is refused until the visitor answers it (``ConsentState.new``,
+which the banner asks about). The signer's timestamp is the time of the last decision, so the
+server enforces the consent lifetime from it, whatever Max-Age the browser kept.
+
+A payload of five fields, written before services existed (no ``refused``), still verifies and
+means what it meant: the categories it grants, each with all of its services, and nothing else;
+nothing is new to it, since what it was offered cannot be told (raising ``revision`` asks again).
 """
 
 from __future__ import annotations
@@ -20,23 +28,98 @@ from typing import Any, Literal
 
 from itsdangerous import BadSignature, TimestampSigner
 
-from consent.settings import ConsentSettings
+from consent.settings import ConsentSettings, service_item
 
 Source = Literal["banner", "api", "gpc"]
 _SOURCE_CODES: dict[str, str] = {"banner": "b", "api": "a", "gpc": "g"}
 _CODE_SOURCES: dict[str, Source] = {"b": "banner", "a": "api", "g": "gpc"}
 
-#: A cookie longer than this is not even looked at: ours stays far below it.
+#: A cookie longer than this is not even looked at: ours stays far below it (the settings keep
+#: the optional names it carries to ``MAX_CHOICE_NAMES_LENGTH``).
 MAX_COOKIE_LENGTH = 512
 SALT = "consent.cookie.v1"
 _COOKIE_VALUE = re.compile(r"[A-Za-z0-9_\-.:]+")
+#: A payload's fields: five before services existed, six since (``refused`` added).
+_FIELDS_WITHOUT_REFUSED = 5
+_FIELDS = 6
+
+
+class Offer:
+    """The categories and services a site offers, by the names ``allows`` takes (``analytics``,
+    ``analytics.matomo``), and how the cookie spells each (``analytics``, ``matomo``)."""
+
+    def __init__(self, settings: ConsentSettings) -> None:
+        self.categories = tuple(settings.categories)
+        items: list[str] = []
+        services: list[str] = []
+        required: set[str] = set()
+        #: Each item's category (a category's is itself), and its name in the cookie.
+        self.category_of: dict[str, str] = {}
+        self._token_of: dict[str, str] = {}
+        for name, category in settings.categories.items():
+            own = [name]
+            self.category_of[name] = self._token_of[name] = name
+            for service in category.services:
+                item = service_item(name, service)
+                own.append(item)
+                services.append(item)
+                self.category_of[item] = name
+                self._token_of[item] = service
+            items.extend(own)
+            if category.required:
+                required.update(own)
+        self.items = tuple(items)
+        self.services = tuple(services)
+        self.required = frozenset(required)
+        self.optional = frozenset(items) - self.required
+        self._item_of = {token: item for item, token in self._token_of.items()}
+        self._services_of = {
+            name: frozenset(service_item(name, s) for s in category.services)
+            for name, category in settings.categories.items()
+        }
+
+    def whole(self, granted: frozenset[str]) -> frozenset[str]:
+        """The optional items of ``granted`` that can be granted: a service only with its
+        category (refusing a category refuses its services)."""
+        return frozenset(
+            item for item in granted if item in self.optional and self.category_of[item] in granted
+        )
+
+    def with_services(self, categories: frozenset[str]) -> frozenset[str]:
+        """``categories`` and every service inside them."""
+        items = set(categories)
+        for name in categories:
+            items.update(self._services_of.get(name, ()))
+        return frozenset(items)
+
+    def read(self, names: str) -> frozenset[str]:
+        """The items a payload field names; names the site no longer offers are left out."""
+        if not names:
+            return frozenset()
+        item_of = self._item_of
+        return frozenset(item_of[token] for token in names.split(".") if token in item_of)
+
+    def named_refusals(self, refused: frozenset[str]) -> frozenset[str]:
+        """The refusals a cookie names: a refused category's services go without saying."""
+        category_of = self.category_of
+        return frozenset(
+            item
+            for item in refused
+            if category_of[item] == item or category_of[item] not in refused
+        )
+
+    def write(self, items: frozenset[str]) -> str:
+        """A payload field naming ``items``."""
+        return ".".join(sorted(self._token_of[item] for item in items))
 
 
 @dataclass(frozen=True, slots=True)
 class ConsentRecord:
-    """One decision as stored in the cookie."""
+    """One decision as stored in the cookie: the optional categories and services granted and
+    those refused (a service of a refused category among them)."""
 
     granted: frozenset[str]
+    refused: frozenset[str]
     revision: int
     consent_id: str
     first_decided: int
@@ -48,9 +131,11 @@ class ConsentRecord:
 class ConsentState:
     """What the app reads as ``request.state.consent``.
 
-    ``granted`` always holds the required categories. ``decided`` is false until the visitor has
-    chosen (a Global Privacy Control signal alone refuses every optional category, with
-    ``source == "gpc"``, but still leaves the choice to the visitor).
+    ``granted`` holds categories and services (``analytics.matomo``), the required ones always.
+    ``decided`` is false until the visitor has chosen (a Global Privacy Control signal alone
+    refuses every optional category, with ``source == "gpc"``, but still leaves the choice to the
+    visitor). ``new`` holds the optional categories and services a decided visitor was not
+    offered when deciding (added since): refused until answered, and the banner asks about them.
     """
 
     decided: bool
@@ -61,23 +146,29 @@ class ConsentState:
     last_decided: int | None = None
     source: Source | None = None
     gpc: bool = False
+    new: frozenset[str] = frozenset()
     _record: ConsentRecord | None = field(default=None, repr=False, compare=False)
 
-    def allows(self, category: str) -> bool:
-        """Whether cookies of ``category`` may be set for this visitor."""
-        return category in self.granted
+    def allows(self, item: str) -> bool:
+        """Whether cookies of ``item`` may be set for this visitor: a category (``analytics``)
+        or a service (``analytics.matomo``)."""
+        return item in self.granted
 
-    def as_json(self, categories: tuple[str, ...]) -> dict[str, Any]:
+    def as_json(
+        self, categories: tuple[str, ...], services: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
         """The public JSON form of the state (``GET {prefix}``)."""
         return {
             "decided": self.decided,
             "categories": {name: name in self.granted for name in categories},
+            "services": {name: name in self.granted for name in services},
             "revision": self.revision,
             "consent_id": self.consent_id,
             "first_decided": self.first_decided,
             "last_decided": self.last_decided,
             "source": self.source,
             "gpc": self.gpc,
+            "new": sorted(self.new),
         }
 
 
@@ -104,11 +195,10 @@ class ConsentCodec:
         self._signer = _KeyKeepingSigner(keys, salt=SALT, digest_method=hashlib.sha256)
         self._revision = settings.revision
         self._max_age = settings.consent_max_age_days * 86400
-        self._optional = frozenset(
-            name for name, c in settings.categories.items() if not c.required
-        )
-        self.required = frozenset(name for name, c in settings.categories.items() if c.required)
-        self.categories = tuple(settings.categories)
+        self.offer = Offer(settings)
+        self._optional_categories = frozenset(self.offer.categories) & self.offer.optional
+        self.required = self.offer.required
+        self.categories = self.offer.categories
         self.undecided = ConsentState(decided=False, granted=self.required, revision=self._revision)
         self.undecided_gpc = ConsentState(
             decided=False, granted=self.required, revision=self._revision, source="gpc", gpc=True
@@ -154,6 +244,7 @@ class ConsentCodec:
             last_decided=record.last_decided,
             source=record.source,
             gpc=gpc,
+            new=self.offer.optional - record.granted - record.refused,
             _record=record,
         )
 
@@ -163,23 +254,31 @@ class ConsentCodec:
         source: Source,
         previous: ConsentRecord | None = None,
     ) -> tuple[ConsentRecord, str]:
-        """A new record for this choice and its cookie value; the consent id and first time stay."""
+        """A new record for this choice and its cookie value; the consent id and first time stay.
+
+        ``granted`` names categories and services; every other optional one is refused."""
         moment = int(time.time())
+        offer = self.offer
+        kept = offer.whole(granted)
+        refused = offer.optional - kept
         record = ConsentRecord(
-            granted=frozenset(granted & self._optional),
+            granted=kept,
+            refused=refused,
             revision=self._revision,
             consent_id=previous.consent_id if previous else secrets.token_urlsafe(12),
             first_decided=previous.first_decided if previous else moment,
             last_decided=moment,
             source=source,
         )
+        named_refused = offer.named_refusals(refused)
         payload = ":".join(
             (
                 str(record.revision),
-                ".".join(sorted(record.granted)),
+                offer.write(kept),
                 record.consent_id,
                 str(record.first_decided),
                 _SOURCE_CODES[source],
+                offer.write(named_refused),
             )
         )
         return record, self._signer.sign(payload).decode("ascii")
@@ -205,16 +304,28 @@ class ConsentCodec:
             fields = payload.decode("ascii").split(":")
         except (BadSignature, UnicodeDecodeError, ValueError):
             return None
-        if len(fields) != 5:
+        if len(fields) == _FIELDS:
+            revision, granted_names, consent_id, first, source, refused_names = fields
+        elif len(fields) == _FIELDS_WITHOUT_REFUSED:
+            revision, granted_names, consent_id, first, source = fields
+            refused_names = None
+        else:
             return None
-        revision, granted, consent_id, first, source = fields
         if not revision.isdigit() or int(revision) != self._revision:
             return None
         if not first.isdigit() or source not in _CODE_SOURCES or not consent_id:
             return None
-        names = frozenset(granted.split(".")) if granted else frozenset()
+        offer = self.offer
+        if refused_names is None:  # written before services: whole categories
+            granted = offer.with_services(offer.read(granted_names) & self._optional_categories)
+            refused = offer.optional - granted
+        else:
+            granted = offer.whole(offer.read(granted_names))
+            named = offer.read(refused_names) - granted
+            refused = offer.optional & offer.with_services(named) - granted
         return ConsentRecord(
-            granted=names & self._optional,
+            granted=granted,
+            refused=refused,
             revision=int(revision),
             consent_id=consent_id,
             first_decided=int(first),

@@ -1,7 +1,8 @@
 """``consent cookies``: the cookie inventory read against the categories' declarations.
 
-Each category lists the names seen that it declares (by name or glob) and the patterns it
-declares that were never seen; then come the names no category declares. A site's CI can run
+Each category, and each service after its category (``analytics.matomo``), lists the names seen
+that it declares (by name or glob) and the patterns it declares that were never seen; then come
+the names nobody declares. A site's CI can run
 ``consent cookies --check``, which fails while any name is undeclared.
 """
 
@@ -17,7 +18,7 @@ from consent.settings import ConsentSettings
 
 @dataclass(frozen=True, slots=True)
 class CategoryReport:
-    """One category: the names seen that it declares, and its patterns never seen."""
+    """One category or service: the names seen that it declares, and its patterns never seen."""
 
     name: str
     seen: dict[str, Sighting] = field(default_factory=dict)
@@ -35,7 +36,8 @@ def build_report(settings: ConsentSettings, inventory: Inventory) -> CookieRepor
     """The inventory by category, judged by today's settings (not by the category noted when
     each name was first seen)."""
     policy = CookiePolicy(settings)
-    by_category: dict[str, dict[str, Sighting]] = {name: {} for name in settings.categories}
+    owners = settings.cookie_owners()
+    by_category: dict[str, dict[str, Sighting]] = {name: {} for name in owners}
     undeclared: dict[str, Sighting] = {}
     for name in sorted(inventory.names):
         declaring = policy.category_of(name)
@@ -44,7 +46,7 @@ def build_report(settings: ConsentSettings, inventory: Inventory) -> CookieRepor
         else:
             by_category.setdefault(declaring, {})[name] = inventory.names[name]
     categories = []
-    for category_name, category in settings.categories.items():
+    for category_name, category in owners.items():
         seen = by_category[category_name]
         never = tuple(
             pattern
@@ -113,5 +115,5 @@ def check_message(report: CookieReport) -> str | None:
     return (
         f"{count} undeclared cookie{'s' if count != 1 else ''}: {listed}. Declare "
         f"{'each' if count != 1 else 'it'} in a category (categories.<name>.cookies or "
-        "declarations), or remove what sets it."
+        "declarations) or one of its services, or remove what sets it."
     )

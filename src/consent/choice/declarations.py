@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from consent.settings import Category, CookieDeclaration, LocalisedText
+from consent.settings import CookieDeclaration, CookieOwner, LocalisedText
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +70,10 @@ def shown_declaration(
 
 
 def shown_declarations(
-    category: Category, language: str, default_language: str
+    category: CookieOwner, language: str, default_language: str
 ) -> tuple[ShownDeclaration, ...]:
-    """A category's cookie table in ``language``, in the order the settings declare it."""
+    """A category's (or a service's) cookie table in ``language``, in the order the settings
+    declare it."""
     return tuple(
         shown_declaration(declaration, language, default_language)
         for declaration in category.declarations

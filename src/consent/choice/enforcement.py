@@ -1,7 +1,9 @@
 """Server-side enforcement: which category a cookie belongs to, and keeping refused ones out.
 
-Cookie names are mapped to categories: exact names through a dict, glob patterns (``_ga_*``)
-through one compiled regular expression each, and the answers kept in bounded caches.
+Cookie names are mapped to categories, or to services inside them (``analytics.matomo``, judged
+exactly as a category is: by whether the visitor's ``granted`` holds that name): exact names
+through a dict, glob patterns (``_ga_*``) through one compiled regular expression each, and the
+answers kept in bounded caches.
 
 A ``Set-Cookie`` line is judged by the name a browser reads in it, as RFC 6265bis §5.6 reads it:
 the text before the first ``;``, split at its first ``=`` and trimmed of spaces and tabs; a line
@@ -41,7 +43,7 @@ logger = logging.getLogger("consent")
 
 Header = tuple[bytes, bytes]
 
-#: A category name that stands for cookies no category declares.
+#: A category name that stands for cookies no category or service declares.
 UNDECLARED = ""
 
 #: The longest cookie name whose category is cached, and remembered for a warning. Names can
@@ -91,17 +93,18 @@ _MONTHS = b"jan feb mar apr may jun jul aug sep oct nov dec".split()
 
 
 class CookiePolicy:
-    """Maps cookie names to categories and filters or expires cookies accordingly."""
+    """Maps cookie names to categories (or services, by their ``category.service`` names) and
+    filters or expires cookies accordingly."""
 
     def __init__(self, settings: ConsentSettings) -> None:
         self._exact: dict[str, str] = {}
         patterns: list[tuple[str, str]] = []
-        for category_name, category in settings.categories.items():
-            for pattern in category.cookies:
+        for owner_name, owner in settings.cookie_owners().items():
+            for pattern in owner.cookies:
                 if any(char in pattern for char in "*?["):
-                    patterns.append((pattern, category_name))
+                    patterns.append((pattern, owner_name))
                 else:
-                    self._exact[pattern] = category_name
+                    self._exact[pattern] = owner_name
         required = next(name for name, c in settings.categories.items() if c.required)
         self._exact[settings.cookie_name] = required
         self._exact[settings.notice_cookie_name] = required
@@ -114,7 +117,8 @@ class CookiePolicy:
         self._cached_category_of_bytes = lru_cache(maxsize=CACHE_SIZE)(self._category_of_bytes)
 
     def category_of(self, name: str) -> str:
-        """The category of a cookie name, or ``UNDECLARED``."""
+        """The category of a cookie name (a service's ``category.service`` when a service
+        declares it), or ``UNDECLARED``."""
         if len(name) <= CACHED_NAME_LENGTH:
             return self._cached_category_of(name)
         return self._category_of(name)

@@ -105,6 +105,17 @@ class Catalog:
         )
         return label, description
 
+    def service(self, language: str, category: str, service: str) -> tuple[str, str]:
+        """The label and description of a service in ``language``: the site's words, unless
+        ``texts.<language>`` gives them (``service.analytics.matomo.label``)."""
+        configured = self._categories[category].services[service]
+        overrides = self._overrides.get(language, {})
+        key = f"service.{category}.{service}"
+        return (
+            overrides.get(f"{key}.label") or configured.label,
+            overrides.get(f"{key}.description") or configured.description,
+        )
+
 
 def _per_browser(texts: Mapping[str, str]) -> dict[str, dict[str, str]]:
     """The per-browser texts among ``texts``, by browser key: ``notice.outdated.ie`` is

@@ -24,7 +24,7 @@ from consent.browser.defaults import FINAL_VERSIONS
 from consent.browser.rules import format_version
 from consent.choice.declarations import shown_declarations
 from consent.page.i18n import Catalog, localised_list
-from consent.settings import ConsentSettings
+from consent.settings import ConsentSettings, service_item
 
 #: The longest ``next`` path a form carries back; the endpoints refuse a longer one, so a page
 #: whose path and query are longer sends its visitor back to its path alone, or to ``/``.
@@ -117,6 +117,8 @@ class SnippetKey(NamedTuple):
     granted: frozenset[str]
     #: The codec of the page the snippet goes into.
     encoding: str
+    #: What a decided visitor was not offered when deciding (the banner asks about it).
+    new: frozenset[str] = frozenset()
 
 
 class Renderer:
@@ -194,6 +196,7 @@ class Renderer:
                     "declarations": shown_declarations(
                         category, language, self.settings.default_language
                     ),
+                    "services": self._services(language, name),
                 }
             )
         return {
@@ -204,6 +207,24 @@ class Renderer:
             "categories": categories,
             "consent_enabled": self.settings.consent_enabled,
         }
+
+    def _services(self, language: str, category_name: str) -> list[dict[str, Any]]:
+        """A category's services as the preferences form shows them."""
+        services = []
+        for name, service in self.settings.categories[category_name].services.items():
+            label, description = self.catalog.service(language, category_name, name)
+            services.append(
+                {
+                    "name": service_item(category_name, name),
+                    "key": name,
+                    "label": label,
+                    "description": description,
+                    "declarations": shown_declarations(
+                        service, language, self.settings.default_language
+                    ),
+                }
+            )
+        return services
 
     def _snippet(self, key: SnippetKey) -> Snippet:
         """The markup for one combination of visitor state, encoded for the response."""
@@ -222,9 +243,26 @@ class Renderer:
             gpc=key.gpc,
             decided=key.decided,
             granted=key.granted,
+            new_items=self.new_items(key.language, key.new),
         )
         text = self.environment.get_template("snippet.html").render(context)
         return Snippet(text, key.encoding)
+
+    def new_items(self, language: str, new: frozenset[str]) -> str:
+        """What is new to a visitor, as the banner lists it: each new category (which brings its
+        services), then each new service of a category they knew, in the settings' order and
+        joined the language's way; "" when nothing is new."""
+        if not new:
+            return ""
+        labels = []
+        for name, category in self.settings.categories.items():
+            if name in new:
+                labels.append(self.catalog.category(language, name)[0])
+                continue
+            for service in category.services:
+                if service_item(name, service) in new:
+                    labels.append(self.catalog.service(language, name, service)[0])
+        return localised_list(labels, language)
 
     def _advice_texts(
         self, texts: Mapping[str, str], advice: UpdateAdvice | None

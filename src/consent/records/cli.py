@@ -299,6 +299,10 @@ def _describe_wording(wording: Wording, fingerprint: str) -> str:
         lines.append(f"    {category.name}{required}: {category.label}")
         if category.description:
             lines.append(f"      {category.description}")
+        for service in category.services:
+            lines.append(f"      service {service.name}: {service.label}")
+            if service.description:
+                lines.append(f"        {service.description}")
     lines.append("  texts:")
     for key, text in wording.texts:
         lines.append(f"    {key}: {text}")

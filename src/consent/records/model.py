@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal, cast, get_args
 
-Action = Literal["accept_all", "reject_all", "save", "gpc", "withdraw"]
+Action = Literal["accept_all", "reject_all", "save", "gpc", "withdraw", "accept_new", "reject_new"]
 RecordSource = Literal["banner", "settings page", "api", "gpc"]
 IpPolicy = Literal["truncated", "none", "full"]
 ACTIONS: tuple[Action, ...] = get_args(Action)
@@ -36,7 +36,8 @@ MAX_PATH_LENGTH = 1024
 MAX_LANGUAGE_LENGTH = 35
 #: The longest client address kept (an IPv6 address with a zone, or a network).
 MAX_ADDRESS_LENGTH = 64
-#: Category names and how many a record or a wording may list.
+#: Category and service names (``category.service``) and how many a record or a wording may
+#: list (the settings keep a site's offer within it: ``MAX_OFFERED_ITEMS``).
 MAX_CATEGORY_NAME_LENGTH = 64
 MAX_CATEGORIES = 64
 #: The cookies a category's table may list in a wording, and how long a cookie name may be.
@@ -147,16 +148,24 @@ class OfferedCookie:
         }
 
 
+def _offered_cookies(
+    cookies: Iterable[OfferedCookie | Mapping[str, str]],
+) -> tuple[OfferedCookie, ...]:
+    """Rows of a cookie table, from rows or their JSON objects, at most ``MAX_OFFERED_COOKIES``."""
+    return tuple(
+        cookie if isinstance(cookie, OfferedCookie) else OfferedCookie(**cookie)
+        for cookie in tuple(cookies)[:MAX_OFFERED_COOKIES]
+    )
+
+
 @dataclass(frozen=True, slots=True)
-class OfferedCategory:
-    """A category as the visitor saw it offered: its name, label, description, whether it
-    could be refused, and the cookies it declared (rows of :class:`OfferedCookie`, or their
-    JSON objects)."""
+class OfferedService:
+    """A service inside a category as the visitor saw it offered: its name
+    (``category.service``), label, description and the cookies it declared."""
 
     name: str
     label: str
     description: str = ""
-    required: bool = False
     cookies: tuple[OfferedCookie, ...] = ()
 
     def __post_init__(self) -> None:
@@ -165,15 +174,48 @@ class OfferedCategory:
         object.__setattr__(
             self, "description", clean_text(self.description, MAX_WORDING_TEXT_LENGTH)
         )
-        cookies = tuple(
-            cookie if isinstance(cookie, OfferedCookie) else OfferedCookie(**cookie)
-            for cookie in tuple(self.cookies)[:MAX_OFFERED_COOKIES]
-        )
-        object.__setattr__(self, "cookies", cookies)
+        object.__setattr__(self, "cookies", _offered_cookies(self.cookies))
 
     def as_json(self) -> dict[str, Any]:
-        """The category in a wording's JSON; ``cookies`` only when it declared some, so that a
-        wording without declarations keeps the fingerprint it had before they existed."""
+        document: dict[str, Any] = {
+            "name": self.name,
+            "label": self.label,
+            "description": self.description,
+        }
+        if self.cookies:
+            document["cookies"] = [cookie.as_json() for cookie in self.cookies]
+        return document
+
+
+@dataclass(frozen=True, slots=True)
+class OfferedCategory:
+    """A category as the visitor saw it offered: its name, label, description, whether it
+    could be refused, the cookies it declared (rows of :class:`OfferedCookie`, or their
+    JSON objects) and its services (:class:`OfferedService`, or their JSON objects)."""
+
+    name: str
+    label: str
+    description: str = ""
+    required: bool = False
+    cookies: tuple[OfferedCookie, ...] = ()
+    services: tuple[OfferedService, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", clean_field(self.name, MAX_CATEGORY_NAME_LENGTH))
+        object.__setattr__(self, "label", clean_text(self.label, MAX_WORDING_TEXT_LENGTH))
+        object.__setattr__(
+            self, "description", clean_text(self.description, MAX_WORDING_TEXT_LENGTH)
+        )
+        object.__setattr__(self, "cookies", _offered_cookies(self.cookies))
+        services = tuple(
+            service if isinstance(service, OfferedService) else OfferedService(**service)
+            for service in tuple(self.services)[:MAX_CATEGORIES]
+        )
+        object.__setattr__(self, "services", services)
+
+    def as_json(self) -> dict[str, Any]:
+        """The category in a wording's JSON; ``cookies`` and ``services`` only when it has
+        some, so that a wording without them keeps the fingerprint it had before they existed."""
         document: dict[str, Any] = {
             "name": self.name,
             "label": self.label,
@@ -182,6 +224,8 @@ class OfferedCategory:
         }
         if self.cookies:
             document["cookies"] = [cookie.as_json() for cookie in self.cookies]
+        if self.services:
+            document["services"] = [service.as_json() for service in self.services]
         return document
 
 

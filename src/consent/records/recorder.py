@@ -23,10 +23,11 @@ from consent.records.model import (
     DecisionRecord,
     OfferedCategory,
     OfferedCookie,
+    OfferedService,
     RecordSource,
     Wording,
 )
-from consent.settings import RECORDS_OFF
+from consent.settings import RECORDS_OFF, service_item
 
 if TYPE_CHECKING:
     from consent.records.store import RecordStore, Stored
@@ -38,7 +39,13 @@ logger = logging.getLogger("consent.records")
 NOT_CONSENT_TEXTS = ("notice.",)
 #: The cookie tables' headings: part of the wording only where a category declares cookies.
 DECLARATION_TEXTS = "declarations."
-#: Languages whose wording is kept built; a site offers a handful.
+#: The services' texts: part of the wording only where a category has services.
+SERVICE_TEXTS = "services."
+#: The banner's texts about what is new since a visitor's last choice: part of the wording of
+#: the decisions of visitors who were asked about something new.
+NEW_OFFER_TEXTS = "new."
+#: Wordings kept built, per language and whether something new was asked about; a site offers
+#: a handful of languages.
 MAX_CACHED_LANGUAGES = 64
 #: Seconds between two purges of the records older than ``records_retention_days``.
 RETENTION_INTERVAL = 86_400.0
@@ -52,10 +59,12 @@ class DecisionRecorder:
         settings: ConsentSettings,
         texts: Callable[[str], Mapping[str, str]],
         category: Callable[[str, str], tuple[str, str]],
+        service: Callable[[str, str, str], tuple[str, str]],
     ) -> None:
         self.settings = settings
         self._texts = texts
         self._category = category
+        self._service = service
         self.store: RecordStore | None = None
         if settings.consent_enabled and settings.records_url.strip().lower() != RECORDS_OFF:
             # SQLAlchemy and the drivers load only for a site that keeps records.
@@ -67,7 +76,7 @@ class DecisionRecorder:
                 commit_wait=settings.records_commit_wait,
                 replay_interval=settings.records_replay_interval,
             )
-        self._wordings: dict[str, Wording] = {}
+        self._wordings: dict[tuple[str, bool], Wording] = {}
         self._start_lock: asyncio.Lock | None = None
         self._started = False
         self._retention: asyncio.Task[None] | None = None
@@ -141,13 +150,22 @@ class DecisionRecorder:
                     logger.info("consent records: %d records past their retention purged", purged)
             await asyncio.sleep(RETENTION_INTERVAL)
 
-    def wording(self, language: str) -> Wording:
-        """The texts and categories shown in ``language``, built once per language."""
-        wording = self._wordings.get(language)
+    def wording(self, language: str, *, asked_new: bool = False) -> Wording:
+        """The texts and categories shown in ``language``, built once per language; with
+        ``asked_new``, the banner's texts about what is new since the last choice as well."""
+        wording = self._wordings.get((language, asked_new))
         if wording is None:
             categories = self.settings.categories
-            declared = any(category.declarations for category in categories.values())
-            skipped = NOT_CONSENT_TEXTS if declared else (*NOT_CONSENT_TEXTS, DECLARATION_TEXTS)
+            owners = self.settings.cookie_owners().values()
+            declared = any(owner.declarations for owner in owners)
+            with_services = any(category.services for category in categories.values())
+            skipped: tuple[str, ...] = NOT_CONSENT_TEXTS
+            if not declared:
+                skipped = (*skipped, DECLARATION_TEXTS)
+            if not with_services:
+                skipped = (*skipped, SERVICE_TEXTS)
+            if not asked_new:
+                skipped = (*skipped, NEW_OFFER_TEXTS)
             texts = {
                 key: text
                 for key, text in self._texts(language).items()
@@ -161,13 +179,29 @@ class DecisionRecorder:
                     OfferedCookie(**row.as_json())
                     for row in shown_declarations(category, language, default_language)
                 )
+                services = []
+                for service_name, service in category.services.items():
+                    service_label, service_description = self._service(language, name, service_name)
+                    services.append(
+                        OfferedService(
+                            service_item(name, service_name),
+                            service_label,
+                            service_description,
+                            tuple(
+                                OfferedCookie(**row.as_json())
+                                for row in shown_declarations(service, language, default_language)
+                            ),
+                        )
+                    )
                 offered.append(
-                    OfferedCategory(name, label, description, category.required, cookies)
+                    OfferedCategory(
+                        name, label, description, category.required, cookies, tuple(services)
+                    )
                 )
             wording = Wording.build(language, texts, offered)
             if len(self._wordings) >= MAX_CACHED_LANGUAGES:
                 self._wordings.clear()
-            self._wordings[language] = wording
+            self._wordings[(language, asked_new)] = wording
         return wording
 
     async def keep(
@@ -182,6 +216,7 @@ class DecisionRecorder:
         language: str,
         path: str,
         user_agent: bytes,
+        asked_new: bool = False,
         client_address: str | None,
         record_id: uuid.UUID | None = None,
     ) -> Stored | None:
@@ -197,7 +232,7 @@ class DecisionRecorder:
             refused=refused,
             revision=revision,
             source=source,
-            wording=self.wording(language),
+            wording=self.wording(language, asked_new=asked_new),
             path=path,
             user_agent=user_agent,
             client_address=client_address,

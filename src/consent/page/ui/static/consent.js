@@ -52,12 +52,33 @@
     return value.split(" ").filter(Boolean);
   }
 
-  /* Scripts marked <script type="text/plain" data-consent-category="analytics"> run once allowed. */
+  /* Whether a service, named alone ("matomo"), is among the granted "category.service" names. */
+  function serviceAllowed(allowed, service) {
+    for (var i = 0; i < allowed.length; i++) {
+      var dot = allowed[i].indexOf(".");
+      if (dot > 0 && allowed[i].slice(dot + 1) === service) return true;
+    }
+    return false;
+  }
+
+  /* Whether a script's category and service (each where it names one) are both granted. */
+  function scriptAllowed(allowed, script) {
+    var category = script.getAttribute("data-consent-category");
+    var service = script.getAttribute("data-consent-service");
+    if (category !== null && allowed.indexOf(category) === -1) return false;
+    return service === null || serviceAllowed(allowed, service);
+  }
+
+  /* Scripts marked <script type="text/plain" data-consent-category="analytics"> (or
+     data-consent-service="matomo") run once allowed. */
   function activateScripts() {
     var allowed = granted();
-    var scripts = document.querySelectorAll('script[type="text/plain"][data-consent-category]');
+    var scripts = document.querySelectorAll(
+      'script[type="text/plain"][data-consent-category], ' +
+        'script[type="text/plain"][data-consent-service]'
+    );
     each(scripts, function (script) {
-      if (allowed.indexOf(script.getAttribute("data-consent-category")) === -1) return;
+      if (!scriptAllowed(allowed, script)) return;
       var live = document.createElement("script");
       each(script.attributes, function (attribute) {
         if (attribute.name !== "type") live.setAttribute(attribute.name, attribute.value);
@@ -82,19 +103,52 @@
     document.dispatchEvent(event);
   }
 
-  /* The switches show the choice in force: closing the dialog without saving drops changes. */
+  /* The switches of the services inside categories, in a form or the dialog. */
+  function serviceSwitches(root) {
+    return root.querySelectorAll('input[type="checkbox"][data-consent-service-of]');
+  }
+
+  function categorySwitch(root, name) {
+    var found = null;
+    each(root.querySelectorAll('input[name="category"]'), function (box) {
+      if (box.value === name) found = box;
+    });
+    return found;
+  }
+
+  /* A service's switch can be changed only while its category is on (a required category's
+     services stay as the server drew them). */
+  function syncServices(root) {
+    each(serviceSwitches(root), function (box) {
+      var category = categorySwitch(root, box.getAttribute("data-consent-service-of"));
+      if (category && !category.disabled) box.disabled = !category.checked;
+    });
+  }
+
+  /* The switches show the choice in force: closing the dialog without saving drops changes.
+     A service of a category that is off shows on: turning the category on grants it. */
   function showGranted() {
     if (!dialog) return;
     var names = granted();
     each(dialog.querySelectorAll('input[name="category"]'), function (box) {
       if (!box.disabled) box.checked = names.indexOf(box.value) !== -1;
     });
+    each(serviceSwitches(dialog), function (box) {
+      var category = categorySwitch(dialog, box.getAttribute("data-consent-service-of"));
+      if (category && !category.disabled) {
+        box.checked = names.indexOf(box.name) !== -1 || !category.checked;
+      }
+    });
+    syncServices(dialog);
   }
 
   function applyState(state) {
+    var services = state.services || {};
     var names = Object.keys(state.categories).filter(function (name) {
       return state.categories[name];
-    });
+    }).concat(Object.keys(services).filter(function (name) {
+      return services[name];
+    }));
     each([control, dialog], function (holder) {
       if (!holder) return;
       holder.setAttribute("data-granted", names.join(" "));
@@ -126,6 +180,7 @@
   function adoptDialog(element) {
     dialog = element;
     bindForms(dialog);
+    syncServices(dialog);
     each(dialog.querySelectorAll("[data-consent-close]"), function (button) {
       button.addEventListener("click", closeDialog);
     });
@@ -251,10 +306,15 @@
     if (!canFetch || !button || button.name !== "action" || button.form !== form) return;
     event.preventDefault();
     var categories = [];
+    var services = {};
     each(form.querySelectorAll('input[name="category"]'), function (box) {
       if (box.checked && !box.disabled) categories.push(box.value);
     });
-    post(form, { action: button.value, categories: categories, source: "banner" }).then(
+    each(serviceSwitches(form), function (box) {
+      if (!box.disabled) services[box.name] = box.checked;
+    });
+    var payload = { action: button.value, categories: categories, services: services, source: "banner" };
+    post(form, payload).then(
       function (state) {
         var wasOpen = dialog && dialog.open;
         applyState(state);
@@ -274,6 +334,9 @@
     each(root.querySelectorAll("form[data-consent-form]"), function (form) {
       form.addEventListener("click", rememberButton);
       form.addEventListener("submit", onConsentSubmit);
+      form.addEventListener("change", function (event) {
+        if (event.target.name === "category") syncServices(form);
+      });
     });
   }
 
