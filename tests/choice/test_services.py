@@ -480,6 +480,7 @@ def test_the_wording_keeps_each_service_and_sites_without_services_keep_their_fi
         ("analytics.hotjar", "Hotjar", "Heatmaps."),
     ]
     assert "services.legend" in dict(with_them.texts)
+    assert "embed.always" in dict(with_them.texts)  # a placeholder's button can grant a service
     assert Wording.from_canonical(with_them.canonical) == with_them
     plain = {
         name: {k: v for k, v in c.items() if k != "services"} for name, c in CATEGORIES.items()
@@ -487,3 +488,4 @@ def test_the_wording_keeps_each_service_and_sites_without_services_keep_their_fi
     without = wording(plain)
     assert "services" not in without.canonical
     assert "services.legend" not in dict(without.texts)
+    assert "embed.always" not in dict(without.texts)

@@ -33,6 +33,9 @@ MAX_NEXT = 2048
 #: many bytes: a client chooses them, and a longer one would make each entry that much larger.
 MAX_CACHED_PAGE = 1024
 
+#: The texts consent.js shows in an embed's placeholder (``<iframe data-consent-service>``).
+EMBED_TEXTS = ("embed.text", "embed.load_once", "embed.always", "embed.category")
+
 NEXT_HOLE = "__NEXT__"
 NONCE_HOLE = "__NONCE__"
 _NONCE_BYTES = NONCE_HOLE.encode("ascii")
@@ -226,6 +229,33 @@ class Renderer:
             )
         return services
 
+    def embeds(self, language: str) -> dict[str, Any] | None:
+        """What consent.js needs for the placeholders of embeds (``<iframe
+        data-consent-service="youtube" data-src="…">``), as the snippet's JSON data block: where
+        choices are posted, every service by the name a page gives it (with the name consent
+        knows it by, its label and its category's label), the placeholder's texts, and whether
+        consent is managed at all (without it, every embed loads). None for a site without
+        services: its pages carry no block."""
+        services = {}
+        for category_name in self.settings.categories:
+            category_label = self.catalog.category(language, category_name)[0]
+            for name in self.settings.categories[category_name].services:
+                services[name] = {
+                    "item": service_item(category_name, name),
+                    "label": self.catalog.service(language, category_name, name)[0],
+                    "category": category_label,
+                }
+        if not services:
+            return None
+        texts = self.catalog.texts(language)
+        return {
+            "endpoint": self.settings.prefix,
+            "lang": language,
+            "managed": self.settings.consent_enabled,
+            "services": services,
+            "texts": {name: texts[name] for name in EMBED_TEXTS},
+        }
+
     def _snippet(self, key: SnippetKey) -> Snippet:
         """The markup for one combination of visitor state, encoded for the response."""
         context = self._context(key.language)
@@ -244,6 +274,7 @@ class Renderer:
             decided=key.decided,
             granted=key.granted,
             new_items=self.new_items(key.language, key.new),
+            embeds=self.embeds(key.language),
         )
         text = self.environment.get_template("snippet.html").render(context)
         return Snippet(text, key.encoding)

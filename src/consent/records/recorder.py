@@ -39,8 +39,9 @@ logger = logging.getLogger("consent.records")
 NOT_CONSENT_TEXTS = ("notice.",)
 #: The cookie tables' headings: part of the wording only where a category declares cookies.
 DECLARATION_TEXTS = "declarations."
-#: The services' texts: part of the wording only where a category has services.
-SERVICE_TEXTS = "services."
+#: The services' texts, and those of the placeholders of their embeds (which can grant a
+#: service): part of the wording only where a category has services.
+SERVICE_TEXTS = ("services.", "embed.")
 #: The banner's texts about what is new since a visitor's last choice: part of the wording of
 #: the decisions of visitors who were asked about something new.
 NEW_OFFER_TEXTS = "new."
@@ -163,7 +164,7 @@ class DecisionRecorder:
             if not declared:
                 skipped = (*skipped, DECLARATION_TEXTS)
             if not with_services:
-                skipped = (*skipped, SERVICE_TEXTS)
+                skipped = (*skipped, *SERVICE_TEXTS)
             if not asked_new:
                 skipped = (*skipped, NEW_OFFER_TEXTS)
             texts = {

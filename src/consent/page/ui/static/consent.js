@@ -5,6 +5,10 @@
  * and it checks for each thing it uses before using it: without fetch and Promise the forms
  * post as they do without JavaScript; without HTMLDialogElement "Customise settings" opens the
  * settings page; without the CustomEvent constructor the event is made the old way.
+ *
+ * Embeds of a service (<iframe data-consent-service="youtube" data-src="…">) load only once
+ * their service is granted; until then a placeholder offers to load one once, or to allow the
+ * service for good. The page's data block (#consent-embeds) names the services and the texts.
  */
 (function () {
   "use strict";
@@ -15,6 +19,9 @@
   /* With the banner, the dialog and the control come as inert markup in data blocks. */
   var dialogMarkup = document.getElementById("consent-preferences-markup");
   var controlMarkup = document.getElementById("consent-settings-control-markup");
+  var embedBlock = document.getElementById("consent-embeds");
+  var embeds = null;
+  var placeholders = 0;
   var dialog = null;
   var opener = null;
   var clickedButton = null;
@@ -160,6 +167,7 @@
       if (control) show(control);
     }
     activateScripts();
+    activateEmbeds();
     announce(state);
   }
 
@@ -268,8 +276,8 @@
     if (button) button.focus();
   }
 
-  function post(form, payload) {
-    return window.fetch(form.getAttribute("action"), {
+  function post(url, payload) {
+    return window.fetch(url, {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
@@ -314,7 +322,7 @@
       if (!box.disabled) services[box.name] = box.checked;
     });
     var payload = { action: button.value, categories: categories, services: services, source: "banner" };
-    post(form, payload).then(
+    post(form.getAttribute("action"), payload).then(
       function (state) {
         var wasOpen = dialog && dialog.open;
         applyState(state);
@@ -344,7 +352,7 @@
     var form = event.currentTarget;
     if (!canFetch) return;
     event.preventDefault();
-    post(form, { dismiss: true }).then(
+    post(form.getAttribute("action"), { dismiss: true }).then(
       function () {
         hide(notice);
       },
@@ -352,6 +360,193 @@
         submitPlainly(form, onNoticeSubmit, null);
       }
     );
+  }
+
+  /* Embeds ---------------------------------------------------------------------------------- */
+
+  /* The data block's contents: { endpoint, lang, managed, services: { youtube: { item, label,
+     category } }, texts }; null when the page has none or it cannot be read. */
+  function readEmbeds() {
+    if (!embedBlock || !window.JSON) return null;
+    try {
+      return window.JSON.parse(embedBlock.text);
+    } catch (error) {
+      return null;
+    }
+  }
+
+  function warn(message) {
+    if (window.console && typeof window.console.warn === "function") window.console.warn(message);
+  }
+
+  /* A text with its {provider} and {category} filled in. */
+  function fillText(text, values) {
+    return text.replace(/\{(provider|category)\}/g, function (hole, name) {
+      return values[name];
+    });
+  }
+
+  /* The service a page names (data-consent-service="youtube"), or null for one the site does not
+     offer (and for "constructor" and the like, which are no service either). */
+  function knownService(name) {
+    var services = embeds.services;
+    return Object.prototype.hasOwnProperty.call(services, name) ? services[name] : null;
+  }
+
+  function categoryOf(service) {
+    return service.item.slice(0, service.item.indexOf("."));
+  }
+
+  function textElement(tag, className, text) {
+    var element = document.createElement(tag);
+    element.className = className;
+    element.appendChild(document.createTextNode(text));
+    return element;
+  }
+
+  function placeholderOf(frame) {
+    var id = frame.getAttribute("data-consent-placeholder");
+    return id ? document.getElementById(id) : null;
+  }
+
+  /* The frame loads its content: its placeholder goes, and the focus moves to the frame if it
+     was in the placeholder, so that a keyboard user goes on from there. */
+  function loadEmbed(frame) {
+    var placeholder = placeholderOf(frame);
+    var hadFocus = placeholder !== null && placeholder.contains(document.activeElement);
+    frame.setAttribute("src", frame.getAttribute("data-src"));
+    frame.removeAttribute("hidden");
+    frame.removeAttribute("data-consent-placeholder");
+    if (placeholder) placeholder.parentNode.removeChild(placeholder);
+    if (hadFocus) frame.focus();
+  }
+
+  /* The choice in force with the service granted: its category on (a service is granted only
+     with it), the category's other services as they were (off, if it was off), the rest as is. */
+  function choiceAllowing(service) {
+    var allowed = granted();
+    var categories = allowed.filter(function (name) {
+      return name.indexOf(".") === -1;
+    });
+    if (categories.indexOf(categoryOf(service)) === -1) categories.push(categoryOf(service));
+    var services = {};
+    each(Object.keys(embeds.services), function (name) {
+      var item = embeds.services[name].item;
+      services[item] = allowed.indexOf(item) !== -1;
+    });
+    services[service.item] = true;
+    return { action: "save", categories: categories, services: services, source: "banner" };
+  }
+
+  /* Without fetch (or when it fails) the choice is posted as a form, as without JavaScript: the
+     server answers with this page again, where the service is granted. */
+  function postPlainly(choice) {
+    var form = document.createElement("form");
+    function field(name, value) {
+      var input = document.createElement("input");
+      input.type = "hidden";
+      input.name = name;
+      input.value = value;
+      form.appendChild(input);
+    }
+    form.method = "post";
+    form.action = embeds.endpoint;
+    field("next", location.pathname + location.search);
+    field("action", choice.action);
+    each(choice.categories, function (name) {
+      field("category", name);
+    });
+    each(Object.keys(choice.services), function (name) {
+      field(name, choice.services[name] ? "on" : "off");
+    });
+    document.body.appendChild(form);
+    form.submit();
+  }
+
+  /* "Always allow": the service granted through the API; applyState then loads its embeds. */
+  function allowService(service) {
+    var choice = choiceAllowing(service);
+    if (!canFetch) {
+      postPlainly(choice);
+      return;
+    }
+    post(embeds.endpoint, choice).then(applyState, function () {
+      postPlainly(choice);
+    });
+  }
+
+  /* The placeholder before a frame whose service is not granted: what it is, "Load once" and
+     "Always allow", and what allowing turns on besides, while its category is off. */
+  function placeReplacement(frame, service) {
+    placeholders += 1;
+    var id = "consent-embed-" + placeholders;
+    var texts = embeds.texts;
+    var values = { provider: service.label, category: service.category };
+    var box = document.createElement("div");
+    box.id = id;
+    box.className = "consent-embed";
+    box.setAttribute("role", "group");
+    box.setAttribute("aria-labelledby", id + "-text");
+    box.setAttribute("lang", embeds.lang);
+    var text = textElement("p", "consent-embed__text", fillText(texts["embed.text"], values));
+    text.id = id + "-text";
+    box.appendChild(text);
+    var once = textElement("button", "consent-button", texts["embed.load_once"]);
+    var always = textElement("button", "consent-button", fillText(texts["embed.always"], values));
+    var note = textElement("p", "consent-embed__note", fillText(texts["embed.category"], values));
+    note.id = id + "-note";
+    always.id = id + "-always";
+    once.type = always.type = "button";
+    once.addEventListener("click", function () {
+      loadEmbed(frame);
+    });
+    always.addEventListener("click", function () {
+      allowService(service);
+    });
+    box.appendChild(once);
+    box.appendChild(always);
+    box.appendChild(note);
+    frame.parentNode.insertBefore(box, frame);
+    frame.setAttribute("hidden", "");
+    frame.setAttribute("data-consent-placeholder", id);
+  }
+
+  /* The note on what "Always allow" turns on besides, which is true only while the service's
+     category is off; the button is described by it while it shows. */
+  function showNote(placeholder, needed) {
+    var note = document.getElementById(placeholder.id + "-note");
+    var always = document.getElementById(placeholder.id + "-always");
+    if (needed) {
+      show(note);
+      always.setAttribute("aria-describedby", note.id);
+    } else {
+      hide(note);
+      always.removeAttribute("aria-describedby");
+    }
+  }
+
+  /* Each embed not loaded yet: loaded when its service is granted, else shown by its
+     placeholder. An embed of a service the site does not offer stays unloaded. */
+  function activateEmbeds() {
+    if (!embeds) return;
+    var allowed = granted();
+    var frames = document.querySelectorAll("iframe[data-consent-service][data-src]:not([src])");
+    each(frames, function (frame) {
+      var name = frame.getAttribute("data-consent-service");
+      var service = knownService(name);
+      if (!service) {
+        warn("consent: no service \"" + name + "\" is offered; its embed stays unloaded");
+      } else if (!embeds.managed || allowed.indexOf(service.item) !== -1) {
+        loadEmbed(frame);
+      } else {
+        var placeholder = placeholderOf(frame);
+        if (!placeholder) {
+          placeReplacement(frame, service);
+          placeholder = placeholderOf(frame);
+        }
+        showNote(placeholder, allowed.indexOf(categoryOf(service)) === -1);
+      }
+    });
   }
 
   if (banner) bindForms(banner);
@@ -371,4 +566,6 @@
     if (trigger) openDialog(event, trigger);
   });
   activateScripts();
+  embeds = readEmbeds();
+  activateEmbeds();
 })();
