@@ -20,7 +20,7 @@ from consent.choice.enforcement import CookiePolicy
 from consent.endpoints import ConsentEndpoints, DecisionEvent
 from consent.page.encoding import PRESCAN_BYTES, sniff_encoding
 from consent.page.injector import BodyTagMemo, HTMLInjector, insert_snippet
-from consent.page.render import Renderer
+from consent.page.render import Renderer, TooLongToKeep
 from consent.page.start import (
     FROM_BODY,
     PASS_THROUGH,
@@ -217,13 +217,16 @@ class HTMLResponder:
             return b""
         scope = self.scope
         nonce = self.state.stored("csp_nonce")
-        return self.pages.renderer.fill(
-            template,
-            scope.get("raw_path"),
-            scope.get("path", "/"),
-            scope.get("query_string"),
-            nonce if isinstance(nonce, str) else None,
-        )
+        try:  # Renderer.fill without its frame: a kept page costs one cache lookup
+            return self.pages.renderer.kept_fill(
+                template,
+                scope.get("raw_path"),
+                scope.get("path", "/"),
+                scope.get("query_string"),
+                nonce if isinstance(nonce, str) else None,
+            )
+        except TooLongToKeep as too_long:
+            return too_long.filled
 
 
 class HeldStart:
