@@ -56,10 +56,6 @@ class RequestState(dict[str, Any]):
             self._found = visitor, visitor.consent
         return self._found
 
-    def stored(self, key: str) -> Any:
-        """The item ``key`` as stored (None when absent), without looking the visitor up."""
-        return dict.get(self, key)
-
     @property
     def resolved(self) -> bool:
         """Whether ``consent`` and ``browser`` have been stored."""

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any
 
 from starlette.requests import cookie_parser
 from starlette.types import Scope
@@ -43,18 +43,6 @@ _JUDGED = dict.fromkeys(
 #: The judged headers but the Cookie, in ``_JUDGED``'s order: User-Agent, Accept-Language,
 #: Sec-GPC, Sec-CH-UA-Full-Version-List, Sec-CH-UA (a plain tuple: it is built on every request).
 OtherHeaders = tuple[bytes, bytes, bytes, bytes, bytes]
-
-
-class VisitorKey(NamedTuple):
-    """What a visitor depends on: our two cookies' values and the other judged headers."""
-
-    consent_cookie: bytes
-    notice_cookie: bytes
-    user_agent: bytes
-    accept_language: bytes
-    sec_gpc: bytes
-    full_version_list: bytes
-    brands: bytes
 
 
 #: Visitors whose judged headers add up to more bytes than this are not cached (memory bound).
@@ -230,7 +218,9 @@ class Site:
         #: inventory, :mod:`consent.choice.inventory`); None: nobody asks.
         self.on_new_cookie_header: Callable[[bytes], None] | None = None
         size = self.settings.consent_cache_size
+        #: Visitors by (cookie, others): the Cookie header as it came, the other judged headers.
         self._by_headers = lru_cache(maxsize=size)(self._by_cookies)
+        #: Visitors by (consent_cookie, notice_cookie, others): ``_visitor``'s parameters.
         self._by_cookie_values = lru_cache(maxsize=size)(self._visitor)
 
     def cache_clear(self) -> None:
@@ -270,23 +260,22 @@ class Site:
         """The visitor by our two cookies' values: the same one whatever other cookies say."""
         if cookie and self.on_new_cookie_header is not None:
             self.on_new_cookie_header(cookie)
-        key = VisitorKey(
-            self.consent_cookie(cookie) or b"", self.notice_cookie(cookie) or b"", *others
-        )
-        if len(b"".join(key)) <= _CACHED_HEADERS:
-            return self._by_cookie_values(key)
-        return self._visitor(key)
+        consent = self.consent_cookie(cookie) or b""
+        notice = self.notice_cookie(cookie) or b""
+        # Passed by position: the cache's key is then the plain tuple of the three, which
+        # costs less to build than a named tuple; the parameters name its parts.
+        if len(consent) + len(notice) + len(b"".join(others)) <= _CACHED_HEADERS:
+            return self._by_cookie_values(consent, notice, others)
+        return self._visitor(consent, notice, others)
 
-    def _visitor(self, key: VisitorKey) -> Visitor:
-        hints = key.full_version_list or key.brands or None
+    def _visitor(
+        self, consent_cookie: bytes, notice_cookie: bytes, others: OtherHeaders
+    ) -> Visitor:
+        """A visitor judged from our two cookies' values and the other judged headers."""
+        user_agent, accept_language, sec_gpc, full_version_list, brands = others
+        hints = full_version_list or brands or None
         return Visitor(
-            self,
-            key.consent_cookie,
-            key.notice_cookie,
-            key.user_agent,
-            key.accept_language,
-            key.sec_gpc,
-            hints,
+            self, consent_cookie, notice_cookie, user_agent, accept_language, sec_gpc, hints
         )
 
 

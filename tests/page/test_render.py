@@ -13,6 +13,7 @@ from consent.page.render import (
     Renderer,
     Snippet,
     SnippetKey,
+    TooLongToKeep,
     next_path,
 )
 from tests.support import make_settings
@@ -86,10 +87,43 @@ def test_only_short_pages_are_kept_filled() -> None:
     render = renderer()
     snippet = render.snippet(key())
     render.fill(snippet, b"/short", "/short", None, None)
-    kept = render._filled.cache_info().currsize
+    kept = render.kept_fill.cache_info().currsize
     long_query = b"x" * (MAX_CACHED_PAGE + 1)
     render.fill(snippet, b"/long", "/long", long_query, None)
-    assert render._filled.cache_info().currsize == kept
+    assert render.kept_fill.cache_info().currsize == kept
+
+
+_SHARED_RENDERER = renderer()
+_ADDRESS_PARTS = st.integers(min_value=0, max_value=MAX_CACHED_PAGE + 2)
+
+
+@given(
+    raw_path=st.one_of(st.none(), _ADDRESS_PARTS.map(lambda n: b"/" + b"p" * n)),
+    query=st.one_of(st.none(), _ADDRESS_PARTS.map(lambda n: b"q" * n)),
+    nonce=st.one_of(st.none(), _ADDRESS_PARTS.map(lambda n: "n" * n)),
+)
+def test_the_kept_fill_answers_as_fill_and_keeps_only_short_pages(
+    raw_path: bytes | None, query: bytes | None, nonce: str | None
+) -> None:
+    """The responder's fast path (``kept_fill``, the cache itself) gives what ``fill`` and an
+    uncached fill give, and the cache never holds a page over the bound."""
+    render = _SHARED_RENDERER
+    snippet = render.snippet(key())
+    path = "/fallback"
+    expected = snippet.fill(next_path(raw_path, path, query), nonce)
+    size = len(raw_path or path) + len(query or b"") + len(nonce or "")
+    before = render.kept_fill.cache_info()
+    try:
+        fast = render.kept_fill(snippet, raw_path, path, query, nonce)
+    except TooLongToKeep as too_long:
+        fast = too_long.filled
+        assert size > MAX_CACHED_PAGE
+    else:
+        assert size <= MAX_CACHED_PAGE
+    after = render.kept_fill.cache_info()
+    if size > MAX_CACHED_PAGE:
+        assert after.currsize == before.currsize
+    assert fast == expected == render.fill(snippet, raw_path, path, query, nonce)
 
 
 def test_requirements_are_listed_in_the_visitors_language() -> None:

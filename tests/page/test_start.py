@@ -154,7 +154,7 @@ def test_plans_are_bounded() -> None:
     for number in range(plans.MAX_PLANS * 2 + 1):
         start_plans.plan(200, [(b"content-type", b"x/%d" % number), (b"x-%d" % number, b"1")])
         assert len(start_plans._content_type_at) <= plans.MAX_PLANS
-        assert plans._cached_html_charset.cache_info().currsize <= plans.MAX_PLANS
+        assert len(start_plans._charsets) <= plans.MAX_PLANS
     page = start_plans.plan(200, [HTML])
     assert isinstance(page, PagePlan)
     for length in range(plans.MAX_FINALS * 2 + 1):

@@ -92,6 +92,26 @@ def _fill(
     return snippet.fill(next_path(raw_path, path, query), nonce)
 
 
+class TooLongToKeep(Exception):  # noqa: N818 (not an error: the answer, given by raising)
+    """Raised by :attr:`Renderer.kept_fill` for a page whose address and nonce are longer than
+    :data:`MAX_CACHED_PAGE`, with the filled snippet: a cache stores nothing for a raising call."""
+
+    def __init__(self, filled: bytes) -> None:
+        super().__init__()
+        self.filled = filled
+
+
+def _fill_to_keep(
+    snippet: Snippet, raw_path: bytes | None, path: str, query: bytes | None, nonce: str | None
+) -> bytes:
+    """As :func:`_fill`, for a cache: the size of its key is checked on a miss, before the
+    cache stores the answer, so that a hit checks nothing."""
+    filled = _fill(snippet, raw_path, path, query, nonce)
+    if len(raw_path or path) + len(query or b"") + len(nonce or "") > MAX_CACHED_PAGE:
+        raise TooLongToKeep(filled)
+    return filled
+
+
 def load_assets() -> dict[str, Asset]:
     folder = resources.files("consent.page").joinpath("ui", "static")
     types = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
@@ -144,8 +164,11 @@ class Renderer:
         self.environment.globals["static_url"] = self.static_url
         self._rules = {key: stated.rule for key, stated in settings.browser_policy().rules.items()}
         self.snippet = lru_cache(maxsize=512)(self._snippet)
-        #: Filled snippets by snippet, page and nonce: most requests are for a few pages.
-        self._filled = lru_cache(maxsize=512)(_fill)
+        #: ``kept_fill(snippet, raw_path, path, query, nonce)``: filled snippets by snippet, page
+        #: and nonce (most requests are for a few pages), kept when the page's address is short;
+        #: for a longer one it raises :class:`TooLongToKeep`, which carries the filled bytes. A hit
+        #: runs no Python: the responder calls it directly, and :meth:`fill` for everyone else.
+        self.kept_fill = lru_cache(maxsize=512)(_fill_to_keep)
 
     def fill(
         self,
@@ -157,9 +180,10 @@ class Renderer:
     ) -> bytes:
         """``snippet`` filled for a page (a scope's ``raw_path``, ``path`` and
         ``query_string``) and a CSP nonce; kept when the page's address is short."""
-        if len(raw_path or path) + len(query or b"") + len(nonce or "") <= MAX_CACHED_PAGE:
-            return self._filled(snippet, raw_path, path, query, nonce)
-        return _fill(snippet, raw_path, path, query, nonce)
+        try:
+            return self.kept_fill(snippet, raw_path, path, query, nonce)
+        except TooLongToKeep as too_long:
+            return too_long.filled
 
     def static_url(self, name: str) -> str:
         return f"{self.settings.prefix}/static/{name}?v={self.assets[name].etag}"

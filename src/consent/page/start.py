@@ -44,14 +44,6 @@ FROM_BODY: Final = ""
 #: Content-Type and Vary values longer than this are worked out, not kept.
 MAX_KEPT_VALUE = 512
 
-_cached_html_charset = lru_cache(maxsize=256)(html_charset)
-
-
-def _html_charset(content_type: bytes) -> str | None:
-    if len(content_type) <= MAX_KEPT_VALUE:
-        return _cached_html_charset(content_type)
-    return html_charset(content_type)
-
 
 class PassThrough:
     """The plan of a start message that is neither a page nor sets cookies: sent as it is."""
@@ -182,6 +174,8 @@ class StartPlans:
         self._cookie_filter = cookie_filter
         self._plans: dict[tuple[object, ...], Plan] = {}
         self._content_type_at: dict[tuple[object, ...], int | NameFacts] = {}
+        #: ``html_charset`` by Content-Type value (a dict read in place: a hit calls nothing).
+        self._charsets: dict[bytes, str | None] = {}
 
     def plan(self, status: int, headers: Sequence[Header]) -> Plan:
         """The plan for a start message with ``status`` and ``headers``."""
@@ -200,7 +194,11 @@ class StartPlans:
             plan = PASS_THROUGH
         else:
             plan = self._make(status, headers)
-        if sum(map(len, values)) + sum(map(len, names)) <= MAX_KEPT_HEADERS:
+        try:  # one join is less work than summing the lengths of names and of values
+            size = len(b"".join(names + values))
+        except TypeError:  # a name or value that is not bytes: planned, not kept
+            return plan
+        if size <= MAX_KEPT_HEADERS:
             if len(self._plans) >= MAX_PLANS:
                 self._plans.clear()
             self._plans[key] = plan
@@ -220,7 +218,24 @@ class StartPlans:
             return True
         if content_type_at is UNSURE:
             return False
-        return _html_charset(values[content_type_at]) is None
+        content_type = values[content_type_at]
+        try:
+            return self._charsets[content_type] is None
+        except KeyError:
+            return self._charset(content_type) is None
+
+    def _charset(self, content_type: bytes) -> str | None:
+        """``html_charset(content_type)``, kept when the value is short (bounded)."""
+        try:
+            return self._charsets[content_type]
+        except KeyError:
+            pass
+        charset = html_charset(content_type)
+        if len(content_type) <= MAX_KEPT_VALUE:
+            if len(self._charsets) >= MAX_PLANS:
+                self._charsets.clear()
+            self._charsets[content_type] = charset
+        return charset
 
     def _merge_vary(self, app_vary: bytes | None) -> bytes:
         if app_vary is None or len(app_vary) <= MAX_KEPT_VALUE:
@@ -262,7 +277,7 @@ class StartPlans:
             elif lowered == b"content-encoding" and value.strip().lower() != b"identity":
                 encoded = True
             kept.append((name, value))
-        charset = _html_charset(content_type) if content_type is not None else None
+        charset = self._charset(content_type) if content_type is not None else None
         if charset is None or status < 200 or status in (204, 304):
             return None
         if opted_out:
