@@ -140,12 +140,12 @@ def test_pages_of_sites_that_leave_it_off_are_byte_identical() -> None:
         assert b"consent-mode.js" not in body
 
 
-def test_a_new_visitor_gets_the_tag_right_after_head_with_a_right_length() -> None:
+def test_a_new_visitor_gets_the_tag_at_the_head_point_with_a_right_length() -> None:
     app = page_app(mode_settings())
     start, body = call(app, http_scope())
     tag = head_tag(body)
     assert b'data-granted="necessary"' in tag
-    assert body.index(b"<head>" + tag) < body.index(b"<title>")
+    assert body.index(b"</title>" + tag) < body.index(b"</head>")
     assert header_values(start, b"content-length") == [str(len(body)).encode()]
     _, off = call(page_app(make_settings()), http_scope())
     assert body.replace(tag, b"", 1) == off
@@ -220,7 +220,7 @@ def test_the_memo_of_heads_gives_the_scan_answer() -> None:
     first = insert_head_and_snippet(PAGE, b"<H>", b"<B>", memo)
     assert memo.find(PAGE) is not None
     assert insert_head_and_snippet(PAGE, b"<H>", b"<B>", memo) == first
-    assert first == PAGE.replace(b"<head>", b"<head><H>").replace(b"<body>", b"<body><B>")
+    assert first == PAGE.replace(b"</title>", b"</title><H>").replace(b"<body>", b"<body><B>")
 
 
 def test_the_static_script_is_served() -> None:
