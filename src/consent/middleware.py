@@ -20,7 +20,7 @@ from consent.choice.enforcement import CookiePolicy
 from consent.choice.inventory import CookieFilter, CookieInventory
 from consent.endpoints import ConsentEndpoints, DecisionEvent
 from consent.page.consent_mode import ConsentModeTag
-from consent.page.encoding import PRESCAN_BYTES, sniff_encoding
+from consent.page.encoding import PRESCAN_BYTES, declared_encoding, sniff_encoding
 from consent.page.injector import (
     BodyTagMemo,
     HeadAndBodyInjector,
@@ -182,7 +182,7 @@ class HTMLResponder:
             if not held.add(message):
                 return
             self.held = None
-            await self.downstream(self.page_start(held.start, held.plan, held.charset()))
+            await self.downstream(self.held_page_start(held))
             message = held.body_message()
         if self.to_inject is not None and message["type"] == "http.response.body":
             message = self.inject(message, self.to_inject)
@@ -227,6 +227,10 @@ class HTMLResponder:
         self.held = HeldStart(message, plan)
         return message
 
+    def held_page_start(self, held: HeldStart) -> Message:
+        """The start message of a page held until its body told its charset."""
+        return self.page_start(held.start, held.plan, held.charset())
+
     def page_start(self, message: Message, plan: PagePlan, charset: str | None) -> Message:
         """A page's start message, its snippet encoded in ``charset`` (none when None)."""
         snippet = b""
@@ -260,9 +264,20 @@ class HTMLResponder:
 class ConsentModeResponder(HTMLResponder):
     """An :class:`HTMLResponder` that also puts Google Consent Mode's tag at a page's head
     point (:class:`~consent.page.injector.HeadAndBodyInjector`), with the visitor's verified
-    consent, on every page it injects into, bots' included (their snippet is empty)."""
+    consent, on every page it injects into, bots' included (their snippet is empty).
+
+    A page served as ``text/html`` without a charset, whose body declares one (a byte order mark,
+    ``<meta charset>``), gets it in its Content-Type as well: the tag goes before the rest of the
+    head, so it must not push that ``<meta>`` past the bytes a browser prescans for it."""
 
     __slots__ = ("head",)
+
+    def held_page_start(self, held: HeldStart) -> Message:
+        message = super().held_page_start(held)
+        declared = held.declared()
+        if not self.head or declared is None:  # nothing injected, or the browser guesses
+            return message
+        return {**message, "headers": _with_charset(message["headers"], declared)}
 
     def page_start(self, message: Message, plan: PagePlan, charset: str | None) -> Message:
         snippet = head = b""
@@ -320,6 +335,10 @@ class HeldStart:
 
     def charset(self) -> str | None:
         return sniff_encoding(self._body)
+
+    def declared(self) -> str | None:
+        """The WHATWG name of the charset the body declares, if it declares one."""
+        return declared_encoding(self._body)
 
     def body_message(self) -> Message:
         """What was held, as one body message."""
@@ -391,6 +410,15 @@ def _site_and_inventory(settings: ConsentSettings) -> tuple[Site, CookieInventor
     inventory = CookieInventory(path, site.policy.category_of, own_cookies=own)
     site.on_new_cookie_header = inventory.saw_cookie_header
     return site, inventory
+
+
+def _with_charset(headers: list[Header], charset: str) -> list[Header]:
+    """The headers with ``charset`` added to the Content-Type that counts (the last), which
+    names none."""
+    at = max(i for i, (name, _) in enumerate(headers) if name.lower() == b"content-type")
+    name, value = headers[at]
+    value = value.rstrip(b"\t ;") + b"; charset=" + charset.encode("ascii")
+    return [*headers[:at], (name, value), *headers[at + 1 :]]
 
 
 def _keep_all(headers: Sequence[Header], granted: frozenset[str]) -> None:

@@ -1,5 +1,6 @@
 """Google Consent Mode v2: its settings, the tag put at the head point, and the middleware's
-wiring (Content-Length, streams, HEAD, nonce, GPC, and pages of sites that leave it off)."""
+wiring (Content-Length, streams, HEAD, nonce, GPC, the charset of a page served without one,
+and pages of sites that leave it off)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consent.page.consent_mode import ConsentModeTag
-from consent.page.injector import HeadAndBodyMemo, insert_head_and_snippet
+from consent.page.encoding import PRESCAN_BYTES, prescan
+from consent.page.injector import HeadAndBodyMemo, html_charset, insert_head_and_snippet
 from consent.settings import DEFAULT_CONSENT_MODE_TYPES, GOOGLE_CONSENT_TYPES, ConfigurationError
-from tests.support import call, client, header_values, http_scope, make_settings, page_app, raw_app
+from tests.support import (
+    GOOGLEBOT,
+    call,
+    client,
+    header_values,
+    http_scope,
+    make_settings,
+    page_app,
+    raw_app,
+)
 
 PAGE = b"<!doctype html><html lang=en><head><title>t</title></head><body><main>hi</main></body>"
 HTML = [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", b"%d" % len(PAGE))]
@@ -140,12 +151,12 @@ def test_pages_of_sites_that_leave_it_off_are_byte_identical() -> None:
         assert b"consent-mode.js" not in body
 
 
-def test_a_new_visitor_gets_the_tag_right_after_head_with_a_right_length() -> None:
+def test_a_new_visitor_gets_the_tag_at_the_head_point_with_a_right_length() -> None:
     app = page_app(mode_settings())
     start, body = call(app, http_scope())
     tag = head_tag(body)
     assert b'data-granted="necessary"' in tag
-    assert body.index(b"<head>" + tag) < body.index(b"<title>")
+    assert body.index(b"</title>" + tag) < body.index(b"</head>")
     assert header_values(start, b"content-length") == [str(len(body)).encode()]
     _, off = call(page_app(make_settings()), http_scope())
     assert body.replace(tag, b"", 1) == off
@@ -220,7 +231,7 @@ def test_the_memo_of_heads_gives_the_scan_answer() -> None:
     first = insert_head_and_snippet(PAGE, b"<H>", b"<B>", memo)
     assert memo.find(PAGE) is not None
     assert insert_head_and_snippet(PAGE, b"<H>", b"<B>", memo) == first
-    assert first == PAGE.replace(b"<head>", b"<head><H>").replace(b"<body>", b"<body><B>")
+    assert first == PAGE.replace(b"</title>", b"</title><H>").replace(b"<body>", b"<body><B>")
 
 
 def test_the_static_script_is_served() -> None:
@@ -231,3 +242,81 @@ def test_the_static_script_is_served() -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/javascript")
     assert b'gtag("consent", "default"' in response.content
+
+
+# --- A page served as text/html without a charset: the one its body declares goes in the header ---
+
+#: Pushes what follows close to the end of the bytes a browser prescans for a <meta charset>.
+DESCRIPTION = b"<meta name=description content='" + b"x" * 820 + b"'>"
+
+
+def served(
+    document: bytes, app_settings: Any, *, chunk: int = 0, headers: dict[str, str] | None = None
+) -> tuple[dict[str, Any], bytes]:
+    from consent import ConsentMiddleware
+
+    size = chunk or len(document) or 1
+    chunks = [document[i : i + size] for i in range(0, len(document), size)] or [b""]
+    response = [(b"content-type", b"text/html"), (b"content-length", b"%d" % len(document))]
+    app = ConsentMiddleware(raw_app(response, chunks), settings=app_settings)
+    return call(app, http_scope(headers=headers))
+
+
+@pytest.mark.parametrize("chunk", [0, 300])
+@pytest.mark.parametrize("user_agent", [None, GOOGLEBOT])
+@pytest.mark.parametrize(
+    "before_meta", [b"", b"<link rel=stylesheet href=/s.css>"], ids=["meta run", "after a link"]
+)
+def test_a_charset_read_from_the_body_goes_into_the_content_type(
+    before_meta: bytes, user_agent: str | None, chunk: int
+) -> None:
+    """The tag must not push the page's <meta charset> past the 1,024 bytes a browser prescans:
+    it goes after the head's opening run of meta elements, and, wherever it goes, the charset
+    the middleware read from the body goes into the Content-Type, which comes first."""
+    document = (
+        b"<!doctype html><html><head>" + before_meta + DESCRIPTION + b"<meta charset=windows-1252>"
+        b"<title>Caf\xe9</title></head><body>Caf\xe9</body></html>"
+    )
+    assert prescan(document) == "windows-1252"
+    assert document.index(b"<meta charset") + len(head_tag_of(mode_settings())) > PRESCAN_BYTES
+    headers = {"user-agent": user_agent} if user_agent else None
+    start, body = served(document, mode_settings(), chunk=chunk, headers=headers)
+    content_types = header_values(start, b"content-type")
+    assert content_types == [b"text/html; charset=windows-1252"]
+    assert html_charset(content_types[0]) == "cp1252"
+    assert header_values(start, b"content-length") == [b"%d" % len(body)]
+    assert body.count(b"consent-mode.js") == 1
+    # In the meta run it also stays within the prescan; after a link only the header tells.
+    assert prescan(body) == ("windows-1252" if not before_meta else None)
+    _, off = served(document, make_settings(), headers=headers)
+    assert body.replace(head_tag(body), b"", 1) == off
+
+
+@pytest.mark.parametrize(
+    ("document", "content_type"),
+    [
+        (b"\xef\xbb\xbf<!doctype html><head><title>t</title><body>x", b"text/html; charset=utf-8"),
+        (b"<!doctype html><head><title>t</title><body>x", b"text/html"),  # the browser guesses
+    ],
+    ids=["byte order mark", "no declaration"],
+)
+def test_only_a_declared_charset_goes_into_the_content_type(
+    document: bytes, content_type: bytes
+) -> None:
+    start, body = served(document, mode_settings())
+    assert header_values(start, b"content-type") == [content_type]
+    assert header_values(start, b"content-length") == [b"%d" % len(body)]
+    off_start, _ = served(document, make_settings())
+    assert header_values(off_start, b"content-type") == [b"text/html"]
+
+
+def test_sites_that_leave_it_off_keep_their_content_type() -> None:
+    document = b"<!doctype html><head>" + DESCRIPTION + b"<meta charset=windows-1252><body>x"
+    for app_settings in (make_settings(), make_settings(consent_mode={"enabled": False})):
+        start, _ = served(document, app_settings)
+        assert header_values(start, b"content-type") == [b"text/html"]
+
+
+def head_tag_of(app_settings: Any) -> bytes:
+    _, body = call(page_app(app_settings), http_scope())
+    return head_tag(body)

@@ -17,6 +17,10 @@ injected text must be encoded the way the page will be decoded, or it turns into
 * a UTF-16 byte order mark, or a declared encoding that does not keep ASCII (ISO-2022-JP, the
   replacement encoding): ``None``, inject nothing.
 
+:func:`declared_encoding` answers with the encoding's WHATWG name, when a byte order mark or a
+declaration names it, for a Content-Type's ``charset``: with it there, the prescan no longer
+decides, so markup put before the page's ``<meta charset>`` cannot push it out of reach.
+
 The prescan is the Standard's algorithm step by step, on bytes, with regular expressions where a
 step skips a run of bytes; tests hold it to html5lib's implementation of the same algorithm.
 """
@@ -28,7 +32,7 @@ from functools import lru_cache
 
 import webencodings
 
-__all__ = ["PRESCAN_BYTES", "prescan", "sniff_encoding"]
+__all__ = ["PRESCAN_BYTES", "declared_encoding", "prescan", "sniff_encoding"]
 
 #: How much of a body the prescan reads, as browsers do.
 PRESCAN_BYTES = 1024
@@ -70,11 +74,23 @@ def sniff_encoding(head: bytes) -> str | None:
     return _sniffed(head)
 
 
+def declared_encoding(head: bytes) -> str | None:
+    """The WHATWG name of the encoding that an HTML body starting with ``head`` declares, which
+    :func:`sniff_encoding` gives the codec of: ``utf-8`` after a UTF-8 byte order mark, else what
+    the prescan finds; None when nothing declares one (the browser guesses) or a UTF-16 byte
+    order mark decides."""
+    if head.startswith(_UTF8_BOM):
+        return "utf-8"
+    if head.startswith(_UTF16_BOMS):
+        return None
+    return _prescanned(head[:PRESCAN_BYTES])
+
+
 @lru_cache(maxsize=64)
 def _sniffed(head: bytes) -> str | None:
     """:func:`sniff_encoding` after the byte order marks; a site sends the same few heads, and
     each key is at most PRESCAN_BYTES long."""
-    label = prescan(head)
+    label = _prescanned(head)
     if label is None:
         return "ascii"
     return _codec(label)
@@ -135,6 +151,11 @@ def prescan(data: bytes) -> str | None:
             continue
         position += 1
     return None
+
+
+#: The prescan of a body's first bytes, kept: a site sends the same few heads, and each key is
+#: at most PRESCAN_BYTES long. Both the snippet's codec and the Content-Type's charset need it.
+_prescanned = lru_cache(maxsize=64)(prescan)
 
 
 def _meta(data: bytes, position: int) -> tuple[str | None, int]:

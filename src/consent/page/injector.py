@@ -41,23 +41,30 @@ decoded, so it has to be in an encoding that keeps ASCII as ASCII, which :func:`
 checks.
 
 :class:`HeadAndBodyInjector` also puts a second snippet (Google Consent Mode's script) at the
-*head point*, where it runs before anything of the head: right after the ``<head …>`` start tag
-when nothing but a byte order mark, whitespace, comments, DOCTYPEs, bogus comments and
-``<html>`` start tags comes before it; else right before the first other token. That is where
-the tree builder would create the head element: a page that leaves the optional ``<head>`` tag
-out (minifiers drop it) gets the snippet as the first element of the implied head, still before
-its first tag, rather than with the body snippet, after the head's scripts have run. A prologue
-token that ends more than :data:`MAX_HEAD_POINT` bytes into the document gets the snippet
-before it instead; a stray end tag before ``<head>`` ends the prologue too (the head is then
-implied there, and that ``<head>`` tag's attributes are dropped by the tree builder). Tags
-and comments are tokenized as for the body tag, so a ``<head>`` inside an attribute or a
-comment is never taken for the tag. A document that ends in its prologue gets the head snippet
-at its end, before a token the end cut short (``<!--`` left open), and the body snippet last.
+*head point*, where it runs before anything of the head that runs or loads. That is past the
+prologue (a byte order mark, whitespace, comments, DOCTYPEs, bogus comments, ``<html>`` start
+tags, and the end tags the tree builder ignores before the head: all but ``</head>``,
+``</body>``, ``</html>`` and ``</br>``), past the ``<head …>`` start tag if one comes next, and
+past the head's opening run of whitespace, comments, ``<meta …>`` tags and ``<title>…</title>``
+elements; right before the first other token. The run goes first because it runs nothing and
+some of it must come first: ``<meta charset>`` within the first 1,024 bytes, and IE's
+``X-UA-Compatible``, which counts only before every element but ``<meta>`` and ``<title>``.
+The snippet stops before ``<base>``, which would move its address. A page that leaves the
+optional ``<head>`` tag out (minifiers drop it) has its head start at the first token that is
+not of the prologue, where the tree builder creates it, and the run is looked for from there. A
+DOCTYPE's internal subset (``<!DOCTYPE html [ <!ENTITY nbsp "&#160;"> ]>``, which only XHTML
+pages have) is read as XML reads it, so that the snippet never lands inside it. A token that
+starts :data:`MAX_HEAD_POINT` bytes into the document or further gets the snippet before it.
+Tags are tokenized as for the body tag, so a ``<head>`` inside an attribute or a comment is
+never taken for the tag. A document that ends before its head point gets the head snippet at
+its end, before what is held back (``<!-`` or a tag's name), and the body snippet last; like the
+body snippet, it is then inside whatever the end left open (a comment, a title).
 
 Memory stays bounded: the injector holds back only what could be a marker split between chunks
-(``<bod``, ``--``, ``</scri``, at most ten bytes) or an unfinished body tag. Every other tag,
-comment and text is followed through a chunk boundary by its state alone. Once the snippet is
-in, chunks pass through untouched.
+(``<bod``, ``--``, ``</scri``, ``<!DOCTYP``, at most ten bytes) or an unfinished body tag. Every
+other tag, comment and text, before the head point too, is followed through a chunk boundary by
+its state alone, so each byte is scanned once. Once the snippet is in, chunks pass through
+untouched.
 """
 
 from __future__ import annotations
@@ -139,8 +146,13 @@ _NAME_AND_REST = (
     _SCRIPT_ESCAPED,
     _SCRIPT_DOUBLE_ESCAPED,
     _PROLOGUE,
+    _HEAD_RUN,
+    _HEAD_COMMENT,
+    _HEAD_BOGUS_COMMENT,
+    _DOCTYPE,
+    _HEAD_TITLE,
     _PASS,
-) = range(11)
+) = range(16)
 
 # What each start tag makes of the text after it, by name: RCDATA and RAWTEXT alike run to
 # their end tag.
@@ -227,27 +239,48 @@ _SIMPLE_BODY_TAG = re.compile(
 )
 
 
-# The prologue: what may come before the head point (HTML Standard §13.2.6.4.1-3, the tokens
-# the tree builder takes before it creates the head element). A UTF-8 byte order mark at the very
-# start; then whole tokens of whitespace, comments, DOCTYPEs and bogus comments, and <html> start
-# tags, each matched complete; then maybe the <head> start tag. _UNFINISHED_PROLOGUE is what the
-# end of the data may have cut short of one of them, which waits for the next chunk.
+# Before the head point (HTML Standard §13.2.6.4.1-4): the tokens the tree builder takes before
+# it creates the head element (the prologue), then the head's opening run of meta and title
+# elements. A UTF-8 byte order mark comes first, if at all. Tags are told apart by name, so an
+# opening cut short by a chunk is held while it may still be one of these names.
 _BOM = b"\xef\xbb\xbf"
-_PROLOGUE_TOKEN = re.compile(
-    rb"[\t\n\f\r ]++"
-    rb"|<!--(?>>|->|[^-]*+(?:-(?!-!?>)[^-]*+)*+--!?>)"
-    rb"|<!(?!--)[^>]*+>"
-    rb"|<\?[^>]*+>"
-    rb"|</(?![a-z])[^>]*+>"  # "</>" is dropped; "</" and another non-letter: a bogus comment
-    rb"|<html" + _DELIMITER + _TAG_REST,
-    re.IGNORECASE,
+_SPACES = re.compile(rb"[\t\n\f\r ]*+")
+_LT = ord("<")
+# The end tags that make the tree builder create the head; it ignores any other before that.
+_HEAD_IMPLYING_END_TAGS = frozenset((b"head", b"body", b"html", b"br"))
+_LONGEST_HEAD_OPENING = max(
+    len(b"<" + name) for name in (b"html", b"head", b"meta", b"title", b"/head", b"/body")
 )
-_HEAD_START = re.compile(rb"<head" + _DELIMITER, re.IGNORECASE)
-_UNFINISHED_PROLOGUE = re.compile(
-    rb"<(?:[!?].*|/(?:[^a-z].*)?"
-    rb"|h(?:t(?:m(?:l(?:[\t\n\f\r />].*)?)?)?|e(?:a(?:d(?:[\t\n\f\r />].*)?)?)?)?)?",
-    re.IGNORECASE | re.DOTALL,
+# A DOCTYPE, with the internal subset of an XHTML page read as XML reads it, the only parser
+# that reads one (<!DOCTYPE html [ <!ENTITY nbsp "&#160;"> ]>): up to ">" or "["; in the subset,
+# up to "]", each quoted string or comment (which may hold "]" and ">") followed to its end; after
+# the "]", up to ">". Each state's stop, and the markers a chunk may split there.
+(
+    _OUTSIDE_SUBSET,
+    _IN_SUBSET,
+    _SUBSET_DOUBLE_QUOTED,
+    _SUBSET_SINGLE_QUOTED,
+    _SUBSET_COMMENT,
+    _AFTER_SUBSET,
+) = range(6)
+_DOCTYPE_STOPS = (
+    re.compile(rb"[>\[]"),
+    re.compile(rb"[\]\"']|<!--"),
+    re.compile(rb'"'),
+    re.compile(rb"'"),
+    re.compile(rb"-->"),
+    re.compile(rb">"),
 )
+_DOCTYPE_MARKERS: tuple[tuple[bytes, ...], ...] = ((), (b"<!--",), (), (), (b"-->",), ())
+_DOCTYPE_ENDS = frozenset((_OUTSIDE_SUBSET, _AFTER_SUBSET))  # where a ">" ends it
+_DOCTYPE_NEXT = {
+    (_OUTSIDE_SUBSET, ord("[")): _IN_SUBSET,
+    (_IN_SUBSET, ord("]")): _AFTER_SUBSET,
+    (_IN_SUBSET, ord('"')): _SUBSET_DOUBLE_QUOTED,
+    (_IN_SUBSET, ord("'")): _SUBSET_SINGLE_QUOTED,
+    (_IN_SUBSET, _LT): _SUBSET_COMMENT,
+}  # any other stop goes back into the subset
+_DOCTYPE_NAME = b"doctype"
 
 
 def _next_tag_state(state: int, byte: int) -> int:
@@ -325,8 +358,8 @@ MAX_MEMO_PREFIX = 16 * 1024
 """The longest document start, up to the end of its body tag, that a :class:`BodyTagMemo` keeps."""
 
 MAX_HEAD_POINT = 16 * 1024
-"""How far into a document, in bytes, a prologue token may end and still come before the head
-snippet: one that ends further in (a giant comment before ``<head>``) gets it before itself."""
+"""How far into a document, in bytes, the head point is looked for: a token that starts this far in
+or further gets the head snippet before it (a token that starts before goes first, however long)."""
 
 
 class HTMLInjector:
@@ -610,27 +643,39 @@ class HeadAndBodyMemo:
 
 class HeadAndBodyInjector(HTMLInjector):
     """An :class:`HTMLInjector` that also puts ``head`` at the head point, before any element
-    of the head (see the module's docstring for where that is).
+    of the head that can run or load anything (see the module's docstring for where that is).
 
-    Until the head point it goes through the document's prologue one token at a time: a byte
-    order mark, whitespace, comments, DOCTYPEs and bogus comments, ``<html>`` start tags. A
-    ``<head>`` start tag right after them gets ``head`` after it; anything else gets it before.
-    Then it goes on as :class:`HTMLInjector` does, from that point, to the body tag.
+    Until the head point it goes through the document one token at a time: the prologue (a byte
+    order mark, whitespace, comments, DOCTYPEs and bogus comments, ``<html>`` start tags, end
+    tags the tree builder ignores), then the ``<head>`` start tag if there is one, then the
+    head's opening run of whitespace, comments, ``<meta>`` tags and ``<title>`` elements. A
+    token that a chunk cuts short is followed by its state, as the body scan follows one, and
+    only what may be a marker is held back. Then it goes on as :class:`HTMLInjector` does, from
+    the head point, to the body tag.
     """
 
-    __slots__ = ("_body_at", "_head", "_head_at", "_offset", "_points")
+    __slots__ = ("_body_at", "_doctype_state", "_fed", "_head", "_head_at", "_points", "_start")
 
     def __init__(self, head: bytes, snippet: bytes, memo: HeadAndBodyMemo | None = None) -> None:
         super().__init__(snippet)
         self._mode = _PROLOGUE
         self._head = head
         self._points = memo
-        self._offset = 0  # where the data the prologue step sees starts in the document
+        self._fed = 0  # how many bytes of the document were fed
+        self._start = 0  # where the data the current chunk's scan sees starts in the document
+        self._doctype_state = _OUTSIDE_SUBSET
         self._head_at = self._body_at = -1  # where the last scan put each snippet
+
+    @property
+    def head_injected(self) -> bool:
+        """Whether ``head`` has been handed out, by :meth:`feed` or :meth:`finish`."""
+        return self._injected or self._head_at >= 0
 
     def feed(self, chunk: bytes) -> bytes:
         if self._mode == _PASS:
             return chunk
+        self._start = self._fed - len(self._held)
+        self._fed += len(chunk)
         points = self._points
         if points is None:
             return self._scan(chunk)
@@ -646,11 +691,11 @@ class HeadAndBodyInjector(HTMLInjector):
 
     def finish(self) -> bytes:
         """As :meth:`HTMLInjector.finish`, with ``head`` first if the document ended before
-        its head point: it goes before the token left unfinished, if any, which would take it
-        in (``<!`` makes a bogus comment of what follows)."""
-        if self._mode != _PROLOGUE:
+        its head point: it goes before what is held back (a tag's name, ``<!-``), which would
+        take it in."""
+        if self.head_injected:
             return super().finish()
-        held, self._held = self._held, b""
+        held, self._held, self._head_at = self._held, b"", self._fed
         return self._head + held + super().finish()
 
     def _insert(self, data: bytes, end: int, remember: bool = True) -> bytes:
@@ -659,33 +704,134 @@ class HeadAndBodyInjector(HTMLInjector):
         self._mode, self._held, self._injected = _PASS, b"", True
         return _spliced(data, end, self._snippet)
 
-    def _prologue(self, data: bytes, pos: int) -> int | bytes:
-        """The prologue step: past its tokens, then the head snippet, then the body scan."""
-        if not self._offset:
+    def _insert_head(self, data: bytes, end: int) -> bytes:
+        self._mode, self._held, self._head_at = _DATA, b"", end
+        return b"".join((data[:end], self._head, self._scan(data[end:])))
+
+    # --- The steps before the head point ---
+
+    def _before_head_point(self, data: bytes, pos: int) -> int | bytes:
+        """Between two tokens in the prologue or the head's opening run: past the next token,
+        into the run where the head starts, or the head snippet here."""
+        in_head = self._mode == _HEAD_RUN
+        start = self._start
+        if not (pos or start or in_head):
             if data.startswith(_BOM):
                 pos = len(_BOM)
             elif _BOM.startswith(data):  # may still become one
                 return self._hold(data, 0)
-        limit = MAX_HEAD_POINT - self._offset
-        token = _PROLOGUE_TOKEN.match(data, pos)
-        while token is not None and token.end() <= limit:
-            pos = token.end()
-            token = _PROLOGUE_TOKEN.match(data, pos)
-        if token is None:
-            head = _HEAD_START.match(data, pos)
-            end = _TAG_END.match(data, head.end()) if head is not None else None
-            if end is not None:
-                return self._insert_head(data, end.end() if end.end() <= limit else pos)
-            if pos == len(data) or (
-                len(data) <= limit and _UNFINISHED_PROLOGUE.fullmatch(data, pos) is not None
-            ):
-                self._offset += pos
+        limit = MAX_HEAD_POINT - start
+        if pos < limit:
+            pos = _SPACES.match(data, pos, limit).end()  # type: ignore[union-attr]  # or ""
+        if pos >= limit:
+            return self._insert_head(data, pos)
+        if pos == len(data):
+            return self._hold(data, pos)
+        if data[pos] != _LT:  # text: the head starts here, and ends
+            return self._insert_head(data, pos)
+        kind = data[pos + 1 : pos + 2]
+        if kind == b"!":
+            return self._declaration_before_head_point(data, pos)
+        if kind == b"?":
+            return self._bogus_comment_before_head_point(data, pos + 2)
+        tag = _TAG_OPEN.match(data, pos)
+        if tag is None:
+            if not kind or (kind == b"/" and pos + 2 == len(data)):  # cut short: "<", "</"
                 return self._hold(data, pos)
-        return self._insert_head(data, pos)
+            if kind == b"/":  # "</" and a non-letter: a bogus comment ("</>" is dropped)
+                return self._bogus_comment_before_head_point(data, pos + 2)
+            return self._insert_head(data, pos)  # a "<" that is text
+        name_end = tag.end()
+        if name_end == len(data) and name_end - pos <= _LONGEST_HEAD_OPENING:
+            return self._hold(data, pos)  # the name may go on in the next chunk
+        name = tag[2].lower()
+        if tag[1]:  # an end tag: the tree builder ignores it before the head, but not these
+            if in_head or name in _HEAD_IMPLYING_END_TAGS:
+                return self._insert_head(data, pos)
+            if name_end == len(data):  # a long name, going on in the next chunk
+                self._mode, self._tag_state, self._after = _TAG, _TAG_NAME, _PROLOGUE
+                return name_end
+            return self._tag(data, name_end, _PROLOGUE)
+        if in_head:
+            if name == b"meta":
+                return self._tag(data, name_end, _HEAD_RUN)
+            if name == b"title":
+                return self._tag(data, name_end, _HEAD_TITLE)
+            return self._insert_head(data, pos)
+        if name == b"html":
+            return self._tag(data, name_end, _PROLOGUE)
+        self._mode = _HEAD_RUN  # the head starts right after <head …>, or here
+        return self._tag(data, name_end, _HEAD_RUN) if name == b"head" else pos
 
-    def _insert_head(self, data: bytes, end: int) -> bytes:
-        self._mode, self._held, self._head_at = _DATA, b"", end
-        return b"".join((data[:end], self._head, self._scan(data[end:])))
+    def _declaration_before_head_point(self, data: bytes, pos: int) -> int | bytes:
+        """At ``<!`` before the head point: a comment, a DOCTYPE or a bogus comment."""
+        text = pos + len(b"<!")
+        opening = data[text : text + len(_DOCTYPE_NAME)]
+        if opening.startswith(b"--"):
+            text += len(b"--")
+            if data.startswith(b">", text):  # "<!-->"
+                return text + 1
+            if data.startswith(b"->", text):  # "<!--->"
+                return text + 2
+            if b"->".startswith(data[text : text + 2]):  # cut short: "<!--" or "<!---"
+                return self._hold(data, pos)
+            self._mode, self._after = _HEAD_COMMENT, self._mode
+            return text
+        lowered = opening.lower()
+        if b"--".startswith(lowered) or (
+            len(lowered) < len(_DOCTYPE_NAME) and _DOCTYPE_NAME.startswith(lowered)
+        ):  # cut short: "<!", "<!-", "<!DOC"
+            return self._hold(data, pos)
+        if lowered != _DOCTYPE_NAME:
+            return self._bogus_comment_before_head_point(data, text)
+        if self._mode == _HEAD_RUN:
+            return self._insert_head(data, pos)
+        self._mode, self._doctype_state = _DOCTYPE, _OUTSIDE_SUBSET
+        return text + len(_DOCTYPE_NAME)
+
+    def _bogus_comment_before_head_point(self, data: bytes, pos: int) -> int | bytes:
+        end = data.find(b">", pos)
+        if end >= 0:
+            return end + 1
+        self._mode, self._after = _HEAD_BOGUS_COMMENT, self._mode
+        return self._hold(data, len(data))
+
+    def _head_comment(self, data: bytes, pos: int) -> int | bytes:
+        end = _COMMENT_END.search(data, pos)
+        if end is None:
+            return self._hold(data, _split_marker(data, pos, _COMMENT_ENDS))
+        self._mode = self._after
+        return end.end()
+
+    def _head_bogus_comment(self, data: bytes, pos: int) -> int | bytes:
+        end = data.find(b">", pos)
+        if end < 0:
+            return self._hold(data, len(data))
+        self._mode = self._after
+        return end + 1
+
+    def _doctype(self, data: bytes, pos: int) -> int | bytes:
+        """Through a DOCTYPE and its internal subset, if any, in the prologue."""
+        state = self._doctype_state
+        while True:
+            stop = _DOCTYPE_STOPS[state].search(data, pos)
+            if stop is None:
+                self._doctype_state = state
+                markers = _DOCTYPE_MARKERS[state]
+                return self._hold(data, _split_marker(data, pos, markers) if markers else len(data))
+            pos = stop.end()
+            byte = data[stop.start()]
+            if byte == ord(">") and state in _DOCTYPE_ENDS:
+                self._mode = _PROLOGUE
+                return pos
+            state = _DOCTYPE_NEXT.get((state, byte), _IN_SUBSET)
+
+    def _head_title(self, data: bytes, pos: int) -> int | bytes:
+        """Through a title's text (RCDATA) in the head's opening run, to its end tag."""
+        end_tag = _END_TAGS[b"</title"].search(data, pos)
+        if end_tag is None:
+            return self._hold(data, _split_marker(data, pos, (b"</title",)))
+        return self._tag(data, end_tag.end(), _HEAD_RUN)
 
 
 _STEPS: tuple[Callable[[Any, bytes, int], int | bytes], ...] = (
@@ -698,7 +844,12 @@ _STEPS: tuple[Callable[[Any, bytes, int], int | bytes], ...] = (
     HTMLInjector._script,
     HTMLInjector._script_escaped,
     HTMLInjector._script_double_escaped,
-    HeadAndBodyInjector._prologue,
+    HeadAndBodyInjector._before_head_point,
+    HeadAndBodyInjector._before_head_point,
+    HeadAndBodyInjector._head_comment,
+    HeadAndBodyInjector._head_bogus_comment,
+    HeadAndBodyInjector._doctype,
+    HeadAndBodyInjector._head_title,
 )
 
 
