@@ -72,14 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "cookies":
         return _cookies(args.settings, args.inventory, check=args.check)
     if args.command in ("check", "browsers"):
-        try:
-            settings = (
-                ConsentSettings.from_toml(args.settings, debug=True)
-                if args.settings
-                else ConsentSettings.load(debug=True)
-            )
-        except ConfigurationError as error:
-            print(f"consent: {error}", file=sys.stderr)
+        settings = _settings(args.settings)
+        if settings is None:
             return 2
         if args.command == "browsers":
             policy = settings.browser_policy()
@@ -96,6 +90,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"verdict: {info.verdict}")
         return 0
     return _demo(args.app, args.host, args.port)
+
+
+def _settings(settings_file: str | None) -> ConsentSettings | None:
+    """The settings of ``settings_file``, else the usual ones (``ConsentSettings.load``); None,
+    with the reason on stderr, when they are not valid."""
+    try:
+        if settings_file:
+            return ConsentSettings.from_toml(settings_file, debug=True)
+        return ConsentSettings.load(debug=True)
+    except ConfigurationError as error:
+        print(f"consent: {error}", file=sys.stderr)
+        return None
 
 
 def _decided_by(key: str, stated: KeyRule) -> str:
@@ -156,14 +162,8 @@ def _cookies(settings_file: str | None, inventory_file: str | None, *, check: bo
     from consent.choice.cookie_report import build_report, check_message, report_text
     from consent.choice.inventory import read_inventory
 
-    try:
-        settings = (
-            ConsentSettings.from_toml(settings_file, debug=True)
-            if settings_file
-            else ConsentSettings.load(debug=True)
-        )
-    except ConfigurationError as error:
-        print(f"consent: {error}", file=sys.stderr)
+    settings = _settings(settings_file)
+    if settings is None:
         return 2
     path = Path(inventory_file) if inventory_file else settings.cookie_inventory_path()
     if path is None:
@@ -207,14 +207,8 @@ def _records(argv: list[str]) -> int:
             settings_file = word.split("=", 1)[1]
         else:
             rest.append(word)
-    try:
-        settings = (
-            ConsentSettings.from_toml(settings_file, debug=True)
-            if settings_file
-            else ConsentSettings.load(debug=True)
-        )
-    except ConfigurationError as error:
-        print(f"consent: {error}", file=sys.stderr)
+    settings = _settings(settings_file)
+    if settings is None:
         return 2
     return records_main(rest, settings.records_url)
 
