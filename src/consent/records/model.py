@@ -14,7 +14,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal, cast, get_args
@@ -140,12 +140,7 @@ class OfferedCookie:
             object.__setattr__(self, name, clean_text(getattr(self, name), MAX_WORDING_TEXT_LENGTH))
 
     def as_json(self) -> dict[str, str]:
-        return {
-            "name": self.name,
-            "provider": self.provider,
-            "purpose": self.purpose,
-            "duration": self.duration,
-        }
+        return asdict(self)
 
 
 def _offered_cookies(
@@ -169,22 +164,10 @@ class OfferedService:
     cookies: tuple[OfferedCookie, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "name", clean_field(self.name, MAX_CATEGORY_NAME_LENGTH))
-        object.__setattr__(self, "label", clean_text(self.label, MAX_WORDING_TEXT_LENGTH))
-        object.__setattr__(
-            self, "description", clean_text(self.description, MAX_WORDING_TEXT_LENGTH)
-        )
-        object.__setattr__(self, "cookies", _offered_cookies(self.cookies))
+        _clean_offer(self)
 
     def as_json(self) -> dict[str, Any]:
-        document: dict[str, Any] = {
-            "name": self.name,
-            "label": self.label,
-            "description": self.description,
-        }
-        if self.cookies:
-            document["cookies"] = [cookie.as_json() for cookie in self.cookies]
-        return document
+        return _offer_json(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,12 +184,7 @@ class OfferedCategory:
     services: tuple[OfferedService, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "name", clean_field(self.name, MAX_CATEGORY_NAME_LENGTH))
-        object.__setattr__(self, "label", clean_text(self.label, MAX_WORDING_TEXT_LENGTH))
-        object.__setattr__(
-            self, "description", clean_text(self.description, MAX_WORDING_TEXT_LENGTH)
-        )
-        object.__setattr__(self, "cookies", _offered_cookies(self.cookies))
+        _clean_offer(self)
         services = tuple(
             service if isinstance(service, OfferedService) else OfferedService(**service)
             for service in tuple(self.services)[:MAX_CATEGORIES]
@@ -216,17 +194,33 @@ class OfferedCategory:
     def as_json(self) -> dict[str, Any]:
         """The category in a wording's JSON; ``cookies`` and ``services`` only when it has
         some, so that a wording without them keeps the fingerprint it had before they existed."""
-        document: dict[str, Any] = {
-            "name": self.name,
-            "label": self.label,
-            "description": self.description,
-            "required": self.required,
-        }
-        if self.cookies:
-            document["cookies"] = [cookie.as_json() for cookie in self.cookies]
+        document = _offer_json(self, required=self.required)
         if self.services:
             document["services"] = [service.as_json() for service in self.services]
         return document
+
+
+def _clean_offer(offer: OfferedService | OfferedCategory) -> None:
+    """Cleans, in its ``__post_init__``, what a service and a category both have: the name,
+    label, description and cookie table."""
+    object.__setattr__(offer, "name", clean_field(offer.name, MAX_CATEGORY_NAME_LENGTH))
+    object.__setattr__(offer, "label", clean_text(offer.label, MAX_WORDING_TEXT_LENGTH))
+    object.__setattr__(offer, "description", clean_text(offer.description, MAX_WORDING_TEXT_LENGTH))
+    object.__setattr__(offer, "cookies", _offered_cookies(offer.cookies))
+
+
+def _offer_json(offer: OfferedService | OfferedCategory, **more: Any) -> dict[str, Any]:
+    """A service's or a category's JSON: name, label, description, ``more``, then the cookie
+    table when it has one."""
+    document: dict[str, Any] = {
+        "name": offer.name,
+        "label": offer.label,
+        "description": offer.description,
+    }
+    document.update(more)
+    if offer.cookies:
+        document["cookies"] = [cookie.as_json() for cookie in offer.cookies]
+    return document
 
 
 @dataclass(frozen=True, slots=True)
