@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Literal, cast, get_args
+from typing import Any, Literal, NotRequired, TypedDict, Unpack, cast, get_args
 
 Action = Literal["accept_all", "reject_all", "save", "gpc", "withdraw", "accept_new", "reject_new"]
 RecordSource = Literal["banner", "settings page", "api", "gpc"]
@@ -283,6 +283,23 @@ def _wording_from_canonical(canonical: str) -> Wording:
     )
 
 
+class Decision(TypedDict):
+    """A visitor's decision as a new record is made of it (:meth:`DecisionRecord.create`): what
+    was chosen, on which page, by which browser and address, and the id the client chose for it,
+    if any. The record adds the wording shown and the time."""
+
+    consent_id: str
+    action: Action
+    granted: Iterable[str]
+    refused: Iterable[str]
+    revision: int
+    source: RecordSource
+    path: str | bytes
+    user_agent: str | bytes
+    client_address: str | None
+    record_id: NotRequired[uuid.UUID | None]
+
+
 @dataclass(frozen=True, slots=True)
 class DecisionRecord:
     """One visitor's decision, with everything needed to show later what they chose and saw.
@@ -333,37 +350,29 @@ class DecisionRecord:
     def create(
         cls,
         *,
-        consent_id: str,
-        action: Action,
-        granted: Iterable[str],
-        refused: Iterable[str],
-        revision: int,
-        source: RecordSource,
         wording: Wording,
-        path: str | bytes,
-        user_agent: str | bytes,
-        client_address: str | None,
         ip_policy: IpPolicy = "truncated",
-        record_id: uuid.UUID | None = None,
         recorded_at: datetime | None = None,
+        **decision: Unpack[Decision],
     ) -> DecisionRecord:
-        """A new record of a decision made now: a fresh id, the server's time, the client
-        address reduced by ``ip_policy``, every field cleaned."""
+        """A new record of ``decision``, made now with ``wording`` shown: the id the client
+        chose or a fresh one, the server's time, the client address reduced by ``ip_policy``,
+        every field cleaned."""
         if ip_policy not in IP_POLICIES:
             raise ValueError(f"ip policy {ip_policy!r} is not one of {', '.join(IP_POLICIES)}")
         return cls(
-            record_id=record_id or uuid.uuid4(),
-            consent_id=consent_id,
+            record_id=decision.get("record_id") or uuid.uuid4(),
+            consent_id=decision["consent_id"],
             recorded_at=recorded_at or datetime.now(UTC),
-            action=action,
-            granted=tuple(granted),
-            refused=tuple(refused),
-            revision=revision,
-            source=source,
+            action=decision["action"],
+            granted=tuple(decision["granted"]),
+            refused=tuple(decision["refused"]),
+            revision=decision["revision"],
+            source=decision["source"],
             wording=wording,
-            path=clean_field(path, MAX_PATH_LENGTH),
-            user_agent=clean_field(user_agent, MAX_USER_AGENT_LENGTH),
-            client_address=reduce_address(client_address, ip_policy),
+            path=clean_field(decision["path"], MAX_PATH_LENGTH),
+            user_agent=clean_field(decision["user_agent"], MAX_USER_AGENT_LENGTH),
+            client_address=reduce_address(decision["client_address"], ip_policy),
         )
 
     def as_json(self, *, wording: bool = True) -> dict[str, Any]:

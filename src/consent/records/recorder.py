@@ -12,19 +12,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from consent.choice.declarations import shown_declarations
 from consent.records.model import (
-    Action,
+    Decision,
     DecisionRecord,
     OfferedCategory,
     OfferedCookie,
     OfferedService,
-    RecordSource,
     Wording,
 )
 from consent.settings import RECORDS_OFF, service_item
@@ -206,38 +204,18 @@ class DecisionRecorder:
         return wording
 
     async def keep(
-        self,
-        *,
-        consent_id: str,
-        action: Action,
-        granted: Iterable[str],
-        refused: Iterable[str],
-        revision: int,
-        source: RecordSource,
-        language: str,
-        path: str,
-        user_agent: bytes,
-        asked_new: bool = False,
-        client_address: str | None,
-        record_id: uuid.UUID | None = None,
+        self, *, language: str, asked_new: bool = False, **decision: Unpack[Decision]
     ) -> Stored | None:
-        """Records one decision: committed, or spooled after ``records_commit_wait`` seconds;
-        None when the store is off. A ``record_id`` the client chose makes a retry a no-op."""
+        """Records ``decision`` with the wording the visitor was shown (in ``language``; with the
+        texts about what is new when ``asked_new``): committed, or spooled after
+        ``records_commit_wait`` seconds; None when the store is off. A ``record_id`` the client
+        chose makes a retry a no-op."""
         if self.store is None:
             return None
         await self.start()
         record = DecisionRecord.create(
-            consent_id=consent_id,
-            action=action,
-            granted=granted,
-            refused=refused,
-            revision=revision,
-            source=source,
             wording=self.wording(language, asked_new=asked_new),
-            path=path,
-            user_agent=user_agent,
-            client_address=client_address,
             ip_policy=self.settings.records_ip,
-            record_id=record_id,
+            **decision,
         )
         return await self.store.record(record)
