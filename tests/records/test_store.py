@@ -368,3 +368,58 @@ async def _lock_table(url: str) -> Callable[[], Awaitable[None]]:
         await engine.dispose()
 
     return release_postgres
+
+
+def test_a_committed_decisions_timer_is_let_go_and_spools_nothing(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The bounded wait is one timer a decision: once the record is committed, the timer is
+    cancelled, so nothing is spooled when ``commit_wait`` later passes."""
+    wait = 0.2
+    records = [make_record(number) for number in range(30)]
+
+    async def scenario() -> tuple[list[Stored], int, bool]:
+        store = RecordStore(database_url, spool_path=tmp_path / "spool", commit_wait=wait)
+        await store.start()
+        outcomes = await asyncio.gather(*(store.record(record) for record in records))
+        timers = [  # the event loop's timers still to fire (asyncio's own loop keeps a heap)
+            handle
+            for handle in getattr(asyncio.get_running_loop(), "_scheduled", [])
+            if not handle.cancelled() and "_Waiting.expire" in repr(handle)
+        ]
+        await asyncio.sleep(wait * 3)  # every timer would have fired by now
+        pending = store.spool.pending()
+        await store.close()
+        return list(outcomes), len(timers), pending
+
+    outcomes, live_timers, pending = run(scenario())
+    assert set(outcomes) == {Stored.COMMITTED}
+    assert live_timers == 0
+    assert not pending
+    assert run(stored_ids(database_url)) == {record.record_id: 1 for record in records}
+
+
+def test_a_caller_cancelled_while_waiting_leaves_the_writer_and_the_others_unharmed(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A decision whose request is cancelled while it waits for its commit (the server shutting
+    the connection down) does not break the batch it is in: the others are committed, and so
+    is its record, once."""
+    records = [make_record(number) for number in range(20)]
+
+    async def scenario() -> tuple[list[Stored | BaseException], bool]:
+        store = RecordStore(database_url, spool_path=tmp_path / "spool", commit_wait=5)
+        await store.start()
+        tasks = [asyncio.create_task(store.record(record)) for record in records]
+        await asyncio.sleep(0)  # every record is queued; none is committed yet
+        tasks[3].cancel()
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        pending = store.spool.pending()
+        await store.close()
+        return list(outcomes), pending
+
+    outcomes, pending = run(scenario())
+    assert isinstance(outcomes[3], asyncio.CancelledError)
+    assert set(outcomes[:3] + outcomes[4:]) == {Stored.COMMITTED}
+    assert not pending
+    assert run(stored_ids(database_url)) == {record.record_id: 1 for record in records}
