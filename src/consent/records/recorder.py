@@ -189,7 +189,8 @@ class DecisionRecorder:
         None when the store is off. A ``record_id`` the client chose makes a retry a no-op."""
         if self.store is None:
             return None
-        await self.start()
+        if not self._started:
+            await self.start()
         record = DecisionRecord.create(
             consent_id=consent_id,
             action=action,
