@@ -423,3 +423,54 @@ def test_a_caller_cancelled_while_waiting_leaves_the_writer_and_the_others_unhar
     assert set(outcomes[:3] + outcomes[4:]) == {Stored.COMMITTED}
     assert not pending
     assert run(stored_ids(database_url)) == {record.record_id: 1 for record in records}
+
+
+def test_the_writer_keeps_its_connection_between_batches(database_url: str, tmp_path: Path) -> None:
+    """Batch after batch goes through the one connection the writer keeps: no check-out from
+    the pool (with its ping and its reset) per batch."""
+    records = [make_record(number) for number in range(6)]
+
+    async def scenario() -> tuple[list[Stored], int]:
+        store = RecordStore(database_url, spool_path=tmp_path / "spool")
+        await store.start()
+        checkouts = []
+        sa.event.listen(store.engine.sync_engine, "checkout", lambda *_: checkouts.append(1))
+        outcomes = [await store.record(record) for record in records]  # a batch each
+        await store.close()
+        return outcomes, len(checkouts)
+
+    outcomes, checkouts = run(scenario())
+    assert outcomes == [Stored.COMMITTED] * len(records)
+    assert checkouts == 1
+    assert run(stored_ids(database_url)) == {record.record_id: 1 for record in records}
+
+
+def test_a_kept_connection_the_server_closed_is_replaced_and_nothing_is_spooled(
+    postgres_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server ends the writer's idle connection (a restart, an idle timeout): the next
+    batch is written on a new connection, as the pool's ping would have done, not spooled."""
+    first, second = make_record(1), make_record(2)
+
+    async def scenario() -> tuple[Stored, Stored, bool]:
+        store = RecordStore(postgres_url, spool_path=tmp_path / "spool")
+        await store.start()
+        before = await store.record(first)
+        (kept,) = store._held
+        raw = await kept.get_raw_connection()
+        pid = raw.driver_connection.get_server_pid()  # type: ignore[union-attr]
+        killer = create_engine(postgres_url)
+        async with killer.connect() as connection:
+            await connection.execute(sa.select(sa.func.pg_terminate_backend(pid)))
+        await killer.dispose()
+        after = await store.record(second)
+        pending = store.spool.pending()
+        await store.close()
+        return before, after, pending
+
+    with caplog.at_level(logging.WARNING, logger="consent.records"):
+        before, after, pending = run(scenario())
+    assert (before, after) == (Stored.COMMITTED, Stored.COMMITTED)
+    assert not pending
+    assert "go to the spool" not in caplog.text
+    assert run(stored_ids(postgres_url)) == {first.record_id: 1, second.record_id: 1}

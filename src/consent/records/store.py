@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consent.records.database import (
     DISABLED_URL,
@@ -168,6 +169,8 @@ class RecordStore:
         self._writer: asyncio.Task[None] | None = None
         self._keeper: asyncio.Task[None] | None = None
         self._closing = False
+        #: The writers' connections between two batches (at most ``writers``).
+        self._held: list[AsyncConnection] = []
 
     # --- life cycle ---------------------------------------------------------------------------
 
@@ -216,6 +219,9 @@ class RecordStore:
 
     async def _release(self) -> None:
         await self.spool.close()
+        while self._held:
+            with contextlib.suppress(Exception):
+                await self._held.pop().close()
         await self.engine.dispose()
 
     async def __aenter__(self) -> RecordStore:
@@ -304,8 +310,7 @@ class RecordStore:
         records = [waiting.record for waiting in batch]
         if self.direct:
             try:
-                async with self.engine.begin() as connection:
-                    await insert_records(connection, records, self._known.snapshot())
+                await self._commit(records)
             except Exception as error:
                 logger.warning(
                     "consent records: writing to %s failed (%s); decisions go to the spool %s "
@@ -323,6 +328,35 @@ class RecordStore:
                 return
         with contextlib.suppress(RecordNotKeptError):
             await self._spool(batch)
+
+    async def _commit(self, records: list[DecisionRecord]) -> None:
+        """Writes ``records`` in one transaction on a connection the writers keep between
+        batches: no pool check-out, ping and reset for each batch. A kept connection that fails
+        is dropped and the batch tried once more on a new one (a database restarted since the
+        last batch, a connection closed while idle), which is what the pool's ping did; the
+        inserts are idempotent, so a batch whose commit failed halfway is kept once."""
+        if self._held:
+            try:
+                await self._commit_on(self._held.pop(), records)
+            except Exception as error:  # the kept connection is dropped: once more, on a new one
+                logger.debug("consent records: a kept connection failed (%s); a new one", error)
+            else:
+                return
+        await self._commit_on(await self.engine.connect(), records)
+
+    async def _commit_on(self, connection: AsyncConnection, records: list[DecisionRecord]) -> None:
+        try:
+            async with connection.begin():
+                await insert_records(connection, records, self._known.snapshot())
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await connection.invalidate()
+                await connection.close()
+            raise
+        if self._closing:
+            await connection.close()
+        else:
+            self._held.append(connection)
 
     # --- replaying ----------------------------------------------------------------------------
 
