@@ -24,6 +24,7 @@ from consent.records import (
     open_store,
 )
 from consent.records import spool as spool_module
+from consent.records import store as store_module
 from consent.records.database import (
     create_engine,
     record_of,
@@ -474,3 +475,27 @@ def test_a_kept_connection_the_server_closed_is_replaced_and_nothing_is_spooled(
     assert not pending
     assert "go to the spool" not in caplog.text
     assert run(stored_ids(postgres_url)) == {first.record_id: 1, second.record_id: 1}
+
+
+def test_an_idle_writer_gives_its_connection_back_to_the_pool(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Once no batch has come for a moment, the kept connection goes back to the pool, so an
+    app stopped without its lifespan shutdown (the store never closed) leaves no connection
+    checked out; the next batch takes one again."""
+    first, second = make_record(1), make_record(2)
+
+    async def scenario() -> tuple[int, int, Stored]:
+        store = RecordStore(database_url, spool_path=tmp_path / "spool")
+        await store.start()
+        await store.record(first)
+        busy = store.engine.sync_engine.pool.checkedout()  # type: ignore[attr-defined]
+        await asyncio.sleep(store_module.HELD_IDLE * 3)
+        idle = store.engine.sync_engine.pool.checkedout()  # type: ignore[attr-defined]
+        again = await store.record(second)
+        await store.close()
+        return busy, idle, again
+
+    busy, idle, again = run(scenario())
+    assert (busy, idle, again) == (1, 0, Stored.COMMITTED)
+    assert run(stored_ids(database_url)) == {first.record_id: 1, second.record_id: 1}

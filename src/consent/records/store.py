@@ -59,6 +59,9 @@ MAX_QUEUED = 8192
 #: setting's default), and between tries of a database that is down.
 DEFAULT_REPLAY_INTERVAL = DEFAULT_RECORDS_REPLAY_INTERVAL
 DEFAULT_RETRY_INTERVAL = 1.0
+#: Seconds without a batch after which the writers give their connections back to the pool
+#: (so that an app stopped without its lifespan shutdown leaves none checked out).
+HELD_IDLE = 0.2
 #: Wording fingerprints known to be stored (so their rows are not sent again).
 MAX_KNOWN_WORDINGS = 1024
 #: The spool's default file, in the working directory.
@@ -169,8 +172,12 @@ class RecordStore:
         self._writer: asyncio.Task[None] | None = None
         self._keeper: asyncio.Task[None] | None = None
         self._closing = False
-        #: The writers' connections between two batches (at most ``writers``).
+        #: The writers' connections between two batches (at most ``writers``), kept until
+        #: no batch has come for HELD_IDLE seconds.
         self._held: list[AsyncConnection] = []
+        self._last_batch = 0.0
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._giving_back: set[asyncio.Task[None]] = set()
 
     # --- life cycle ---------------------------------------------------------------------------
 
@@ -219,9 +226,13 @@ class RecordStore:
 
     async def _release(self) -> None:
         await self.spool.close()
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
         while self._held:
             with contextlib.suppress(Exception):
                 await self._held.pop().close()
+        await asyncio.gather(*self._giving_back, return_exceptions=True)
         await self.engine.dispose()
 
     async def __aenter__(self) -> RecordStore:
@@ -355,8 +366,27 @@ class RecordStore:
             raise
         if self._closing:
             await connection.close()
-        else:
-            self._held.append(connection)
+            return
+        self._held.append(connection)
+        loop = asyncio.get_running_loop()
+        self._last_batch = loop.time()
+        if self._idle_timer is None:
+            self._idle_timer = loop.call_later(HELD_IDLE, self._give_back_if_idle)
+
+    def _give_back_if_idle(self) -> None:
+        """Returns the kept connections to the pool once no batch has come for HELD_IDLE
+        seconds (under load the next batch always comes sooner)."""
+        loop = asyncio.get_running_loop()
+        waited = loop.time() - self._last_batch
+        if waited < HELD_IDLE:
+            self._idle_timer = loop.call_later(HELD_IDLE - waited, self._give_back_if_idle)
+            return
+        self._idle_timer = None
+        idle, self._held = self._held, []
+        for connection in idle:
+            task = asyncio.create_task(connection.close())
+            self._giving_back.add(task)
+            task.add_done_callback(self._giving_back.discard)
 
     # --- replaying ----------------------------------------------------------------------------
 
