@@ -1,9 +1,11 @@
 """Decisions per second and decision latency through uvicorn, the record store on SQLite and on
 PostgreSQL.
 
-One uvicorn process (one worker, ``--lifespan on``, httptools and uvloop when they are installed)
-serves ``benchmarks.apps``' page app wrapped in ``ConsentMiddleware`` with the record store on a
-new SQLite file, then on a scratch PostgreSQL database. Every request is a banner's form POST to
+uvicorn (one worker, or ``--workers N``; ``--lifespan on``; httptools and uvloop when they are
+installed) serves ``benchmarks.apps``' page app wrapped in ``ConsentMiddleware`` with the record
+store on a new SQLite file, then on a scratch PostgreSQL database. With several workers each
+has its own store (SQLite in WAL mode, its writers taking turns; PostgreSQL as it is) and its
+own sibling of the spool. Every request is a banner's form POST to
 ``/_consent`` from a new visitor, with its own ``Idempotency-Key``, answered ``303`` once its
 record is committed. The load generator shares the machine, so it is kept cheap: an asyncio
 protocol on keep-alive connections, sending pre-built request bytes and reading each response's
@@ -17,12 +19,16 @@ status line and headers up to its ``Content-Length``. Two measurements per backe
 
 An error is any answer but ``303`` and any connection error. Once the server has stopped, the
 records are counted: every decision answered ``303`` must be in the database (or, had its commit
-been slow, in the spool) exactly once, else the run is broken. Targets (issue 19, concurrency
+been slow, in a spool) exactly once, else the run is broken. "server CPU" is the CPU time of
+uvicorn and all its workers per decision; "db CPU" that of every PostgreSQL process on the
+machine (others' queries included, when others use the server), for SQLite none (its work is
+in the server's). Targets (issue 19, concurrency
 64): at least 2,000 decisions/s, p99 at most 25 ms, no error.
 
     python benchmarks/bench_decisions_http.py             # 20,000 + 20,000 decisions a backend
     python benchmarks/bench_decisions_http.py --quick     # a smoke run
     python benchmarks/bench_decisions_http.py --backend sqlite --json
+    python benchmarks/bench_decisions_http.py --workers 2 --http h11
 
 PostgreSQL is found as ``bench_records.py`` finds it (``$CONSENT_TEST_POSTGRES_URL``, else the
 local server with the test role); without one its rows are skipped with the reason.
@@ -34,6 +40,7 @@ import asyncio
 import importlib.util
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -69,6 +76,8 @@ ANSWER_TIMEOUT = 10.0
 #: The environment variables that tell the server process its store.
 URL_VARIABLE = "CONSENT_BENCH_RECORDS_URL"
 SPOOL_VARIABLE = "CONSENT_BENCH_RECORDS_SPOOL"
+#: What follows a spool's name in the names of its siblings and their ``.replaying`` copies.
+SPOOL_FILE = re.compile(r"(\.[0-9]+)?(\.replaying)?")
 #: What the decisions send: a banner's three buttons, from a page of the site.
 FORM_BODIES = (
     b"action=accept_all&next=%2Fpricing",
@@ -88,9 +97,10 @@ def records_app() -> Any:
     return ConsentMiddleware(make_bare_app(), settings=settings)
 
 
-def server_stack() -> tuple[str, str]:
-    """The HTTP parser and event loop uvicorn picks: httptools and uvloop when installed."""
-    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+def server_stack(http: str | None = None) -> tuple[str, str]:
+    """The HTTP parser (``http``, else httptools when installed, else h11) and the event loop
+    (uvloop when installed)."""
+    http = http or ("httptools" if importlib.util.find_spec("httptools") else "h11")
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     return http, loop
 
@@ -168,6 +178,49 @@ async def connect(port: int) -> Connection:
     return connection
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every process below it (uvicorn's workers, and whatever they start)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
+                    parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    tree, found = [pid], True
+    while found:
+        found = False
+        for child, parent in parents.items():
+            if parent in tree and child not in tree:
+                tree.append(child)
+                found = True
+    return tree
+
+
+def tree_cpu_seconds(pid: int) -> float | None:
+    """The CPU time of ``pid`` and of every process below it, where /proc has it."""
+    times = [cpu_seconds(member) for member in process_tree(pid)]
+    return None if times[0] is None else sum(time for time in times if time is not None)
+
+
+def postgres_cpu_seconds() -> float | None:
+    """The CPU time of every PostgreSQL server process on this machine (None without any)."""
+    total, seen = 0.0, False
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm", encoding="ascii", errors="replace") as comm:
+                    if comm.read().strip() != "postgres":
+                        continue
+            except OSError:
+                continue
+            used = cpu_seconds(int(entry))
+            if used is not None:
+                total, seen = total + used, True
+    return total if seen else None
+
+
 @dataclass
 class Phase:
     backend: str
@@ -179,8 +232,10 @@ class Phase:
     p99_ms: float
     max_ms: float
     errors: int
-    server_cpu_us: float | None  # the server process's CPU time per decision
+    server_cpu_us: float | None  # uvicorn's CPU time per decision, all its workers
     client_cpu_us: float  # the load generator's CPU time per decision
+    db_cpu_us: float | None  # every PostgreSQL process's CPU time per decision
+    load: float  # the machine's load average (1 minute) as the phase ended
 
     @property
     def met(self) -> bool:
@@ -205,7 +260,8 @@ class Load:
         latencies: list[float] = []
         errors = 0
         following = 0
-        cpu_before, client_before = cpu_seconds(self.server.pid), time.process_time()
+        cpu_before, client_before = tree_cpu_seconds(self.server.pid), time.process_time()
+        db_before = postgres_cpu_seconds() if self.backend == "PostgreSQL" else None
         started = time.perf_counter() + 0.01
 
         async def sender(slot: int) -> None:
@@ -233,7 +289,8 @@ class Load:
 
         await asyncio.gather(*(sender(slot) for slot in range(CONCURRENCY)))
         seconds = time.perf_counter() - started
-        cpu_after, client_after = cpu_seconds(self.server.pid), time.process_time()
+        cpu_after, client_after = tree_cpu_seconds(self.server.pid), time.process_time()
+        db_after = postgres_cpu_seconds() if db_before is not None else None
         for connection in connections:
             connection.close()
         self.sent += count
@@ -251,6 +308,12 @@ class Load:
             errors=errors,
             server_cpu_us=None if server_cpu is None else 1e6 * server_cpu / count,
             client_cpu_us=1e6 * (client_after - client_before) / count,
+            db_cpu_us=(
+                None
+                if db_before is None or db_after is None
+                else 1e6 * (db_after - db_before) / count
+            ),
+            load=os.getloadavg()[0],
         )
 
 
@@ -283,13 +346,15 @@ async def stored_ids(url: str) -> list[uuid.UUID]:
 
 
 def spooled_ids(spool: Path) -> list[uuid.UUID]:
-    """The record ids in the spool (and in its ``.replaying`` copy, if a replay was cut)."""
+    """The record ids in the spool, in its workers' siblings (``<spool>.1``, …) and in their
+    ``.replaying`` copies, if a replay was cut."""
     found = []
-    for path in (spool, spool.with_name(spool.name + ".replaying")):
-        if path.exists():
-            for line in path.read_bytes().splitlines():
-                if line.strip():
-                    found.append(uuid.UUID(json.loads(line)["record_id"]))
+    for path in sorted(spool.parent.glob(spool.name + "*")):
+        if not SPOOL_FILE.fullmatch(path.name[len(spool.name) :]):
+            continue  # a .lock or .rejected file
+        for line in path.read_bytes().splitlines():
+            if line.strip():
+                found.append(uuid.UUID(json.loads(line)["record_id"]))
     return found
 
 
@@ -307,13 +372,23 @@ async def count_records(load: Load, url: str, spool: Path) -> Count:
     )
 
 
+@dataclass(frozen=True)
+class Server:
+    """How uvicorn runs: its HTTP parser and its number of workers."""
+
+    http: str | None = None
+    workers: int = 1
+
+
 async def measure_backend(
-    backend: str, url: str, folder: Path, closed: int, open_seconds: float
+    backend: str, url: str, folder: Path, closed: int, open_seconds: float, how: Server
 ) -> tuple[list[Phase], Count]:
-    http, loop = server_stack()
+    http, loop = server_stack(how.http)
     spool = folder / f"spool-{backend.lower()}.jsonl"
     env = {**os.environ, URL_VARIABLE: url, SPOOL_VARIABLE: str(spool)}
-    options = ("--factory", "--lifespan", "on", "--loop", loop)
+    options: tuple[str, ...] = ("--factory", "--lifespan", "on", "--loop", loop)
+    if how.workers > 1:
+        options += ("--workers", str(how.workers))
     app = "benchmarks.bench_decisions_http:records_app"
     with UvicornServer(app, http, options=options, env=env) as server:
         load = Load(server, backend)
@@ -333,7 +408,7 @@ async def measure_backend(
 
 
 async def measure(
-    backends: list[str], closed: int, open_seconds: float
+    backends: list[str], closed: int, open_seconds: float, how: Server
 ) -> tuple[list[Phase], list[Count], list[str]]:
     from benchmarks.bench_records import drop_scratch, postgres_scratch
 
@@ -344,7 +419,7 @@ async def measure(
         folder = Path(name)
         if "sqlite" in backends:
             url = f"sqlite+aiosqlite:///{folder}/records.sqlite3"
-            found, count = await measure_backend("SQLite", url, folder, closed, open_seconds)
+            found, count = await measure_backend("SQLite", url, folder, closed, open_seconds, how)
             phases += found
             counts.append(count)
         if "postgresql" in backends:
@@ -356,7 +431,7 @@ async def measure(
                 try:
                     url = server.set(database=database).render_as_string(hide_password=False)
                     found, count = await measure_backend(
-                        "PostgreSQL", url, folder, closed, open_seconds
+                        "PostgreSQL", url, folder, closed, open_seconds, how
                     )
                     phases += found
                     counts.append(count)
@@ -367,14 +442,16 @@ async def measure(
 
 HEADERS = (
     "backend", "loop", "decisions", "decisions/s", "p50 ms", "p99 ms", "max ms", "errors",
-    "server CPU µs", "client CPU µs", "met",
+    "server CPU µs", "client CPU µs", "db CPU µs", "load", "met",
 )  # fmt: skip
 
 
 def print_text(result: dict[str, Any]) -> None:
+    workers = result["workers"]
     print(
-        f"POST /_consent through uvicorn {result['uvicorn']} (http: {result['http']}, loop: "
-        f"{result['loop']}, the load generator's too), {CONCURRENCY} connections; targets: "
+        f"POST /_consent through uvicorn {result['uvicorn']} ({workers} worker"
+        f"{'s' if workers > 1 else ''}, http: {result['http']}, loop: {result['loop']}, the "
+        f"load generator's too), {CONCURRENCY} connections, {os.cpu_count()} CPUs; targets: "
         f"≥ {TARGET_RATE:,.0f}/s, p99 ≤ {TARGET_P99_MS:g} ms, 0 errors"
     )
     print_columns(
@@ -391,6 +468,8 @@ def print_text(result: dict[str, Any]) -> None:
                 p["errors"],
                 "?" if p["server_cpu_us"] is None else f"{p['server_cpu_us']:.0f}",
                 f"{p['client_cpu_us']:.0f}",
+                "-" if p["db_cpu_us"] is None else f"{p['db_cpu_us']:.0f}",
+                f"{p['load']:.1f}",
                 "yes" if p["met"] else "no",
             )
             for p in result["phases"]
@@ -415,22 +494,32 @@ def main(argv: list[str] | None = None) -> int:
         choices=("sqlite", "postgresql"),
         help="measure only this backend (repeatable; default both)",
     )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="uvicorn's --workers (default 1: one process)"
+    )
+    parser.add_argument(
+        "--http",
+        choices=("httptools", "h11"),
+        help="uvicorn's HTTP parser (default httptools when installed, else h11)",
+    )
     args = parser.parse_args(argv)
+    how = Server(args.http, max(1, args.workers))
     closed = QUICK_CLOSED_DECISIONS if args.quick else CLOSED_DECISIONS
     open_seconds = QUICK_OPEN_SECONDS if args.quick else OPEN_SECONDS
     backends = args.backend or ["sqlite", "postgresql"]
-    http, loop = server_stack()
+    http, loop = server_stack(how.http)
     if loop == "uvloop":  # the load generator on the cheaper loop too
         uvloop = importlib.import_module("uvloop")  # optional: not in the project's dependencies
-        phases, counts, skipped = uvloop.run(measure(backends, closed, open_seconds))
+        phases, counts, skipped = uvloop.run(measure(backends, closed, open_seconds, how))
     else:
-        phases, counts, skipped = asyncio.run(measure(backends, closed, open_seconds))
+        phases, counts, skipped = asyncio.run(measure(backends, closed, open_seconds, how))
     import uvicorn
 
     result = {
         "uvicorn": uvicorn.__version__,
         "http": http,
         "loop": loop,
+        "workers": how.workers,
         "phases": [{**asdict(p), "met": p.met} for p in phases],
         "counts": [asdict(c) for c in counts],
         "skipped": skipped,

@@ -18,12 +18,13 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, unquote_plus, urlsplit
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from consent.choice.codec import ConsentState, Source
@@ -51,6 +52,10 @@ MAX_IDEMPOTENCY_KEY = 64
 ACTIONS = ("accept_all", "reject_all", "save", "accept_new", "reject_new")
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
+#: A cookie value ``http.cookies`` writes as it is (its ``_LegalChars``), without quotes.
+_PLAIN_COOKIE_VALUE = re.compile(r"[A-Za-z0-9!#$%&'*+\-.^_`|~:]+")
+#: What RedirectResponse does to its URL.
+_LOCATION_SAFE = ":/%#?=@[]!$&'()*+,;"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +98,36 @@ class Choice:
     services: tuple[tuple[str, bool], ...] = ()
 
 
+class _Request(Request):
+    """Starlette's request with :meth:`header`, which reads a header from a dict built once: a
+    decision reads eight headers, and ``headers.get`` goes through them all each time."""
+
+    _by_name: dict[bytes, bytes] | None = None
+
+    def header(self, name: bytes) -> str | None:
+        """The value of the header ``name`` (lowercase), the first one when it is repeated
+        (as ``headers.get`` gives); None without it."""
+        by_name = self._by_name
+        if by_name is None:
+            by_name = self._by_name = dict(reversed(list(self.scope["headers"])))
+        value = by_name.get(name)
+        return None if value is None else value.decode("latin-1")
+
+
+class _SeeOther(Response):
+    """``RedirectResponse(location, 303)``, the same status, headers and empty body, without
+    the generic header handling a response with content needs."""
+
+    def __init__(self, location: str) -> None:
+        self.status_code = 303
+        self.background = None
+        self.body = b""
+        self.raw_headers = [
+            (b"content-length", b"0"),
+            (b"location", quote(location, safe=_LOCATION_SAFE).encode("latin-1")),
+        ]
+
+
 class ConsentEndpoints:
     """An ASGI app for the paths under the prefix."""
 
@@ -103,6 +138,7 @@ class ConsentEndpoints:
         self.optional = tuple(n for n, c in self.settings.categories.items() if not c.required)
         #: Every category and service, by the name ``allows`` takes.
         self.items = tuple(self.settings.cookie_owners())
+        self.all_items = frozenset(self.items)
         self.services = tuple(name for name in self.items if "." in name)
         self.optional_items = frozenset(
             name for name in self.items if name.split(".", 1)[0] in self.optional
@@ -113,7 +149,7 @@ class ConsentEndpoints:
         self.settings_page_path = self.settings.prefix + "/settings"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
+        request = _Request(scope, receive)
         visitor = self.site.visitor(scope)
         route = scope["path"][len(self.settings.prefix) :]
         method = request.method
@@ -139,7 +175,7 @@ class ConsentEndpoints:
             return
         await response(scope, receive, send)
 
-    async def state_or_choice(self, request: Request, visitor: Visitor, method: str) -> Response:
+    async def state_or_choice(self, request: _Request, visitor: Visitor, method: str) -> Response:
         if self.site.codec is None:
             return PlainTextResponse("Not Found (consent_enabled is false)", status_code=404)
         if method in ("GET", "HEAD"):
@@ -155,7 +191,7 @@ class ConsentEndpoints:
             headers={"Cache-Control": "no-store", "Vary": "Cookie"},
         )
 
-    async def read_choice(self, request: Request) -> Choice:
+    async def read_choice(self, request: _Request) -> Choice:
         body = await _read_body(request)
         media_type = _media_type(request)
         if media_type == "application/json":
@@ -200,26 +236,27 @@ class ConsentEndpoints:
 
     def _form_choice(self, body: bytes) -> Choice:
         try:
-            fields = parse_qsl(
-                body.decode("utf-8"),
-                keep_blank_values=True,
-                strict_parsing=bool(body),
-                max_num_fields=MAX_FORM_FIELDS,
-            )
+            fields = form_fields(body.decode("utf-8"))
         except (ValueError, UnicodeDecodeError):
             raise BadRequestError("the form body is malformed") from None
+        actions: list[str] = []
+        categories: list[str] = []
         switches: dict[str, bool] = {}
+        next_path = None
         for key, value in fields:
-            if "." in key:  # category.service=on|off, the last one counts
+            if key == "action":
+                actions.append(value)
+            elif key == "category":
+                categories.append(value)
+            elif key == "next":
+                if next_path is None:
+                    next_path = value
+            elif "." in key:  # category.service=on|off, the last one counts
                 if value not in SERVICE_VALUES:
                     raise BadRequestError(f"service {_shown(key)!r} must be 'on' or 'off'")
                 switches[key] = SERVICE_VALUES[value]
-        actions = [value for key, value in fields if key == "action"]
         if len(actions) != 1:
             raise BadRequestError("exactly one 'action' is required")
-        categories = [value for key, value in fields if key == "category"]
-        next_values = [value for key, value in fields if key == "next"]
-        next_path = next_values[0] if next_values else None
         return Choice(
             self._action(actions[0]),
             self._categories(categories),
@@ -273,7 +310,7 @@ class ConsentEndpoints:
             if name.split(".", 1)[0] in categories and switched.get(name, True)
         )
 
-    async def decide(self, choice: Choice, visitor: Visitor, request: Request) -> Response:
+    async def decide(self, choice: Choice, visitor: Visitor, request: _Request) -> Response:
         site = self.site
         previous = visitor.consent
         granted = self.granted_by(choice, previous)
@@ -286,7 +323,7 @@ class ConsentEndpoints:
         if choice.wants_json:
             response: Response = self.state_response(state)
         else:
-            response = RedirectResponse(next_path, status_code=303)
+            response = _SeeOther(next_path)
         max_age = self.settings.consent_max_age_days * 86400
         self.set_own_cookie(response, request, self.settings.cookie_name, value, max_age)
         for expiry in site.policy.expirations(request_cookies(request.scope), state.granted):
@@ -326,7 +363,7 @@ class ConsentEndpoints:
         state: ConsentState,
         previous: ConsentState,
         visitor: Visitor,
-        request: Request,
+        request: _Request,
         next_path: str,
     ) -> None:
         """Writes the decision's record to the store (committed, or spooled after
@@ -336,21 +373,22 @@ class ConsentEndpoints:
         if not self.recorder.enabled:
             return
         assert state.consent_id is not None
-        page = next_path if choice.next_path else _referer_path(request)
-        client = request.client
+        referer_path = _referer_path(request)
+        page = next_path if choice.next_path else referer_path
+        client = request.scope.get("client")
         try:
             await self.recorder.keep(
                 consent_id=state.consent_id,
                 action=self.record_action(choice, state, previous),
                 granted=state.granted,
-                refused=set(self.items) - state.granted,
+                refused=self.all_items - state.granted,
                 revision=state.revision,
-                source=self.record_source(choice, request),
+                source=self.record_source(choice, referer_path),
                 language=visitor.language,
                 asked_new=bool(previous.new),
                 path=page,
                 user_agent=visitor.user_agent,
-                client_address=client.host if client else None,
+                client_address=client[0] if client else None,
                 record_id=_idempotency_key(request),
             )
         except Exception:  # RecordNotKeptError, or a store that cannot run here
@@ -366,14 +404,15 @@ class ConsentEndpoints:
             return "gpc"
         return choice.action  # type: ignore[return-value]  # one of ACTIONS, checked on read
 
-    def record_source(self, choice: Choice, request: Request) -> RecordSource:
+    def record_source(self, choice: Choice, referer_path: str) -> RecordSource:
         """Where the choice was made: the no-JavaScript settings page (its form posts with the
-        page as Referer), the banner, or another client of the API."""
-        if not choice.wants_json and _referer_path(request) == self.settings_page_path:
+        page as Referer, whose path is ``referer_path``), the banner, or another client of the
+        API."""
+        if not choice.wants_json and referer_path == self.settings_page_path:
             return "settings page"
         return choice.source
 
-    async def dismiss_notice(self, request: Request) -> Response:
+    async def dismiss_notice(self, request: _Request) -> Response:
         _same_origin(request)
         body = await _read_body(request)
         media_type = _media_type(request)
@@ -388,7 +427,7 @@ class ConsentEndpoints:
                 )
             except (ValueError, UnicodeDecodeError):
                 raise BadRequestError("the form body is malformed") from None
-            response = RedirectResponse(safe_next(fields.get("next")), status_code=303)
+            response = _SeeOther(safe_next(fields.get("next")))
         days = self.settings.notice_dismiss_days
         name = self.settings.notice_cookie_name
         self.set_own_cookie(response, request, name, "1", days * 86400 if days else None)
@@ -397,25 +436,35 @@ class ConsentEndpoints:
     def set_own_cookie(
         self,
         response: Response,
-        request: Request,
+        request: _Request,
         name: str,
         value: str,
         max_age: int | None,
     ) -> None:
         """One of our cookies: HttpOnly, site-wide, Secure unless plain HTTP on localhost (and
-        always for a ``__Secure-`` or ``__Host-`` name, which browsers keep only with it)."""
-        response.set_cookie(
-            name,
-            value,
-            max_age=max_age,
-            path="/",
-            domain=self.settings.cookie_domain,
-            secure=name.startswith(SECURE_PREFIXES) or secure_cookies(request.scope, self.settings),
-            httponly=True,
-            samesite=self.settings.cookie_samesite,
-        )
+        always for a ``__Secure-`` or ``__Host-`` name, which browsers keep only with it).
+        The header is what Starlette's ``set_cookie`` writes; its attributes, the same for
+        every value, are built once."""
+        secure = name.startswith(SECURE_PREFIXES) or secure_cookies(request.scope, self.settings)
+        domain = self.settings.cookie_domain
+        samesite = self.settings.cookie_samesite
+        if _PLAIN_COOKIE_VALUE.fullmatch(value):
+            attributes = _cookie_attributes(name, max_age, domain, secure, samesite)
+            header = f"{name}={value}{attributes}".encode("latin-1")
+            response.raw_headers.append((b"set-cookie", header))
+        else:  # a value http.cookies quotes
+            response.set_cookie(
+                name,
+                value,
+                max_age=max_age,
+                path="/",
+                domain=domain,
+                secure=secure,
+                httponly=True,
+                samesite=samesite,
+            )
 
-    def settings_page(self, request: Request, visitor: Visitor) -> Response:
+    def settings_page(self, request: _Request, visitor: Visitor) -> Response:
         """The preferences page; with ``fragment=dialog``, the dialog alone (for consent.js)."""
         state = visitor.consent
         language = visitor.language
@@ -440,7 +489,7 @@ class ConsentEndpoints:
         }
         return Response(html, media_type="text/html; charset=utf-8", headers=headers)
 
-    def static(self, request: Request, name: str) -> Response:
+    def static(self, request: _Request, name: str) -> Response:
         asset = self.site.renderer.assets.get(name)
         if asset is None:
             return PlainTextResponse("Not Found", status_code=404)
@@ -452,9 +501,55 @@ class ConsentEndpoints:
                 "X-Content-Type-Options": "nosniff",
             }
         )
-        if etag in request.headers.get("if-none-match", ""):
+        if etag in (request.header(b"if-none-match") or ""):
             return Response(status_code=304, headers=dict(headers))
         return Response(asset.body, media_type=asset.media_type, headers=dict(headers))
+
+
+@lru_cache(maxsize=64)
+def _cookie_attributes(
+    name: str, max_age: int | None, domain: str | None, secure: bool, samesite: Any
+) -> str:
+    """What Starlette's ``set_cookie`` writes after ``name=value`` for these attributes (the
+    endpoint's few cookies, built once each)."""
+    response = Response()
+    response.set_cookie(
+        name,
+        "x",
+        max_age=max_age,
+        path="/",
+        domain=domain,
+        secure=secure,
+        httponly=True,
+        samesite=samesite,
+    )
+    header = response.raw_headers[-1][1].decode("latin-1")
+    start = f"{name}=x"
+    if not header.startswith(start):  # pragma: no cover - a name http.cookies rewrites
+        raise ValueError(f"the cookie name {name!r} is not written as it is")
+    return header[len(start) :]
+
+
+def form_fields(text: str) -> list[tuple[str, str]]:
+    """A decision's form as ``parse_qsl(text, keep_blank_values=True, strict_parsing=True,
+    max_num_fields=MAX_FORM_FIELDS)`` reads it (an empty form has no field), with less work:
+    a name or value without ``%`` or ``+`` is kept as it is. Raises ValueError as it does."""
+    if not text:
+        return []
+    parts = text.split("&")
+    if len(parts) > MAX_FORM_FIELDS:
+        raise ValueError("Max number of fields exceeded")
+    fields = []
+    for part in parts:
+        name, equals, value = part.partition("=")
+        if not equals:
+            raise ValueError(f"bad query field: {part!r}")
+        if "%" in name or "+" in name:
+            name = unquote_plus(name)
+        if "%" in value or "+" in value:
+            value = unquote_plus(value)
+        fields.append((name, value))
+    return fields
 
 
 def safe_next(value: str | None) -> str:
@@ -471,7 +566,7 @@ def safe_next(value: str | None) -> str:
     return value
 
 
-def _same_origin(request: Request) -> None:
+def _same_origin(request: _Request) -> None:
     """Refuses a POST that a browser sent from another site.
 
     ``Sec-Fetch-Site`` decides when the browser sends it. Without it, the ``Origin`` (else the
@@ -481,7 +576,7 @@ def _same_origin(request: Request) -> None:
     ``--proxy-headers``), as it must for ``cookie_secure = "auto"``. Neither header: a client
     that is not a browser, which no other site can drive, so it is let through.
     """
-    fetch_site = request.headers.get("sec-fetch-site")
+    fetch_site = request.header(b"sec-fetch-site")
     if fetch_site is not None:
         if fetch_site.strip().lower() in ("same-origin", "none"):
             return
@@ -489,9 +584,9 @@ def _same_origin(request: Request) -> None:
             f"cross-site request refused (Sec-Fetch-Site: {fetch_site[:20]})", 403
         )
     scheme = request.url.scheme
-    here = (scheme, _normalise_host(request.headers.get("host", ""), scheme))
+    here = (scheme, _normalise_host(request.header(b"host") or "", scheme))
     for header in ("origin", "referer"):
-        value = request.headers.get(header)
+        value = request.header(header.encode("ascii"))
         if value is None:
             continue
         parts = urlsplit(value.strip())
@@ -503,10 +598,10 @@ def _same_origin(request: Request) -> None:
         return
 
 
-def _idempotency_key(request: Request) -> uuid.UUID | None:
+def _idempotency_key(request: _Request) -> uuid.UUID | None:
     """The record id a client chose for its decision (``Idempotency-Key: <UUID>``), so that a
     retried request is recorded once; None (a fresh id) without one or with one not a UUID."""
-    key = request.headers.get("idempotency-key")
+    key = request.header(b"idempotency-key")
     if key is None or len(key) > MAX_IDEMPOTENCY_KEY:
         return None
     try:
@@ -515,9 +610,9 @@ def _idempotency_key(request: Request) -> uuid.UUID | None:
         return None
 
 
-def _referer_path(request: Request) -> str:
+def _referer_path(request: _Request) -> str:
     """The path of the page the request came from, when it is on this site; else ``""``."""
-    referer = request.headers.get("referer")
+    referer = request.header(b"referer")
     if not referer:
         return ""
     parts = urlsplit(referer.strip())
@@ -532,23 +627,33 @@ def _normalise_host(netloc: str, scheme: str) -> str:
     return netloc
 
 
-async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
+async def _read_body(request: _Request) -> bytes:
+    """The request's body, at most :data:`MAX_BODY` bytes; ClientDisconnect if the client goes
+    first (what ``request.stream()`` does, read straight from ``receive``)."""
+    declared = request.header(b"content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
         raise BadRequestError(f"the body is larger than {MAX_BODY} bytes")
     chunks = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise BadRequestError(f"the body is larger than {MAX_BODY} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    receive = request.receive
+    while True:
+        message = await receive()
+        kind = message["type"]
+        if kind == "http.request":
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise BadRequestError(f"the body is larger than {MAX_BODY} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+        elif kind == "http.disconnect":
+            raise ClientDisconnect()
 
 
-def _media_type(request: Request) -> str:
+def _media_type(request: _Request) -> str:
     """The request body's media type, without parameters, lowercase."""
-    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return (request.header(b"content-type") or "").split(";")[0].strip().lower()
 
 
 def _allow(method: str, *allowed: str) -> None:
@@ -563,9 +668,9 @@ def _shown(name: str) -> str:
     return name if len(name) <= MAX_SHOWN_NAME else name[:MAX_SHOWN_NAME] + "…"
 
 
-def _wants_json(request: Request) -> bool:
-    return "application/json" in request.headers.get("content-type", "") or (
-        "application/json" in request.headers.get("accept", "")
+def _wants_json(request: _Request) -> bool:
+    return "application/json" in (request.header(b"content-type") or "") or (
+        "application/json" in (request.header(b"accept") or "")
     )
 
 

@@ -14,12 +14,17 @@ from hypothesis import strategies as st
 
 from consent.records import DecisionRecord, OfferedCategory, Wording, reduce_address
 from consent.records.model import (
+    IP_POLICIES,
+    MAX_CATEGORIES,
     MAX_PATH_LENGTH,
     MAX_USER_AGENT_LENGTH,
+    _categories,
+    _sorted_categories,
     clean_field,
     clean_text,
     slow_clean_field,
     slow_clean_text,
+    slow_reduce_address,
 )
 from tests.records.helpers import CATEGORIES, WORDING_EN, make_record
 
@@ -85,6 +90,51 @@ def test_anything_that_is_not_an_address_is_not_kept(value: str) -> None:
             ipaddress.ip_network(kept)  # a network or an address, nothing else
 
 
+#: Octets of dotted quads, and others that nearly are: leading zeros, past 255, other digits
+#: than ASCII ones, signs, spaces, separators.
+GOOD_OCTETS = ("0", "1", "9", "10", "99", "100", "199", "200", "249", "250", "255")
+BAD_OCTETS = (
+    *("00", "01", "007", "256", "260", "300", "999", "1000", "", " 1", "1 ", "+1", "0x1"),
+    *("1_0", "\u0663", "1\u0663", "\uff11", "\u00b9", "\U0001d7d9", "1\n"),
+)
+
+
+@st.composite
+def near_quad(draw: st.DrawFn) -> str:
+    """Four good octets, one of them perhaps replaced by a bad one, perhaps one more or one
+    less octet, perhaps something around it."""
+    octets = draw(st.lists(st.sampled_from(GOOD_OCTETS), min_size=4, max_size=4))
+    if draw(st.booleans()):
+        octets[draw(st.integers(0, 3))] = draw(st.sampled_from(BAD_OCTETS))
+    size = draw(st.sampled_from([4, 4, 4, 3, 5]))
+    octets = [*octets, "1"][:size]
+    around = st.sampled_from(["", "", " ", "\t", "0", ":80", ".", "\n"])
+    return draw(around) + ".".join(octets) + draw(around)
+
+
+near_quads = st.one_of(
+    near_quad(),
+    st.lists(st.integers(0, 300).map(str), min_size=4, max_size=4).map(".".join),
+)
+
+
+@given(st.one_of(near_quads, ipv4.map(str), ipv6.map(str), st.text(max_size=50)))
+def test_the_ipv4_shortcut_reduces_as_ipaddress_does(value: str) -> None:
+    for policy in IP_POLICIES:
+        assert reduce_address(value, policy) == slow_reduce_address(value, policy)
+
+
+def test_the_ipv4_shortcut_agrees_for_every_bad_octet_anywhere() -> None:
+    for position in range(4):
+        for octet in (*BAD_OCTETS, *GOOD_OCTETS):
+            octets = ["192", "0", "2", "77"]
+            octets[position] = octet
+            for around in ("", " ", "\t", ":80", ".", "0"):
+                value = ".".join(octets) + around
+                for policy in IP_POLICIES:
+                    assert reduce_address(value, policy) == slow_reduce_address(value, policy)
+
+
 def test_examples_of_each_policy() -> None:
     assert reduce_address("192.0.2.77", "truncated") == "192.0.2.0/24"
     assert reduce_address("2001:db8:1:2:3::9", "truncated") == "2001:db8:1::/48"
@@ -109,7 +159,13 @@ def test_a_cleaned_field_is_bounded_printable_utf8_and_stable(
 
 
 @given(
-    st.one_of(st.text(), st.binary(), st.from_regex(r"[ -~]*", fullmatch=True)), st.integers(1, 99)
+    st.one_of(
+        st.text(),
+        st.binary(),
+        st.from_regex(r"[ -~]*", fullmatch=True),
+        st.from_regex(rb"[\x00-\x7f]*", fullmatch=True),
+    ),
+    st.integers(1, 99),
 )
 def test_the_clean_shortcut_gives_what_the_full_cleaning_gives(
     value: str | bytes, limit: int
@@ -283,3 +339,11 @@ def test_a_wording_from_the_cache_is_the_wording_built_anew(
         assert cached == wording
         assert cached.canonical == wording.canonical
         assert cached.fingerprint == wording.fingerprint
+
+
+@given(st.frozensets(st.text(max_size=70), max_size=MAX_CATEGORIES + 5))
+def test_a_set_of_categories_is_kept_as_any_iterable_of_them_is(names: frozenset[str]) -> None:
+    """Frozensets (a decision's granted and refused categories) are cleaned and sorted once and
+    kept: what they give is what the same names in a list give."""
+    assert _categories(names) == _sorted_categories(list(names))
+    assert _categories(names) == _categories(names)

@@ -24,6 +24,7 @@ from consent.records import (
     open_store,
 )
 from consent.records import spool as spool_module
+from consent.records import store as store_module
 from consent.records.database import (
     create_engine,
     record_of,
@@ -368,3 +369,133 @@ async def _lock_table(url: str) -> Callable[[], Awaitable[None]]:
         await engine.dispose()
 
     return release_postgres
+
+
+def test_a_committed_decisions_timer_is_let_go_and_spools_nothing(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The bounded wait is one timer a decision: once the record is committed, the timer is
+    cancelled, so nothing is spooled when ``commit_wait`` later passes."""
+    wait = 0.2
+    records = [make_record(number) for number in range(30)]
+
+    async def scenario() -> tuple[list[Stored], int, bool]:
+        store = RecordStore(database_url, spool_path=tmp_path / "spool", commit_wait=wait)
+        await store.start()
+        outcomes = await asyncio.gather(*(store.record(record) for record in records))
+        timers = [  # the event loop's timers still to fire (asyncio's own loop keeps a heap)
+            handle
+            for handle in getattr(asyncio.get_running_loop(), "_scheduled", [])
+            if not handle.cancelled() and "_Waiting.expire" in repr(handle)
+        ]
+        await asyncio.sleep(wait * 3)  # every timer would have fired by now
+        pending = store.spool.pending()
+        await store.close()
+        return list(outcomes), len(timers), pending
+
+    outcomes, live_timers, pending = run(scenario())
+    assert set(outcomes) == {Stored.COMMITTED}
+    assert live_timers == 0
+    assert not pending
+    assert run(stored_ids(database_url)) == {record.record_id: 1 for record in records}
+
+
+def test_a_caller_cancelled_while_waiting_leaves_the_writer_and_the_others_unharmed(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A decision whose request is cancelled while it waits for its commit (the server shutting
+    the connection down) does not break the batch it is in: the others are committed, and so
+    is its record, once."""
+    records = [make_record(number) for number in range(20)]
+
+    async def scenario() -> tuple[list[Stored | BaseException], bool]:
+        store = RecordStore(database_url, spool_path=tmp_path / "spool", commit_wait=5)
+        await store.start()
+        tasks = [asyncio.create_task(store.record(record)) for record in records]
+        await asyncio.sleep(0)  # every record is queued; none is committed yet
+        tasks[3].cancel()
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        pending = store.spool.pending()
+        await store.close()
+        return list(outcomes), pending
+
+    outcomes, pending = run(scenario())
+    assert isinstance(outcomes[3], asyncio.CancelledError)
+    assert set(outcomes[:3] + outcomes[4:]) == {Stored.COMMITTED}
+    assert not pending
+    assert run(stored_ids(database_url)) == {record.record_id: 1 for record in records}
+
+
+def test_the_writer_keeps_its_connection_between_batches(database_url: str, tmp_path: Path) -> None:
+    """Batch after batch goes through the one connection the writer keeps: no check-out from
+    the pool (with its ping and its reset) per batch."""
+    records = [make_record(number) for number in range(6)]
+
+    async def scenario() -> tuple[list[Stored], int]:
+        store = RecordStore(database_url, spool_path=tmp_path / "spool")
+        await store.start()
+        checkouts = []
+        sa.event.listen(store.engine.sync_engine, "checkout", lambda *_: checkouts.append(1))
+        outcomes = [await store.record(record) for record in records]  # a batch each
+        await store.close()
+        return outcomes, len(checkouts)
+
+    outcomes, checkouts = run(scenario())
+    assert outcomes == [Stored.COMMITTED] * len(records)
+    assert checkouts == 1
+    assert run(stored_ids(database_url)) == {record.record_id: 1 for record in records}
+
+
+def test_a_kept_connection_the_server_closed_is_replaced_and_nothing_is_spooled(
+    postgres_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server ends the writer's idle connection (a restart, an idle timeout): the next
+    batch is written on a new connection, as the pool's ping would have done, not spooled."""
+    first, second = make_record(1), make_record(2)
+
+    async def scenario() -> tuple[Stored, Stored, bool]:
+        store = RecordStore(postgres_url, spool_path=tmp_path / "spool")
+        await store.start()
+        before = await store.record(first)
+        (kept,) = store._held
+        raw = await kept.get_raw_connection()
+        pid = raw.driver_connection.get_server_pid()  # type: ignore[union-attr]
+        killer = create_engine(postgres_url)
+        async with killer.connect() as connection:
+            await connection.execute(sa.select(sa.func.pg_terminate_backend(pid)))
+        await killer.dispose()
+        after = await store.record(second)
+        pending = store.spool.pending()
+        await store.close()
+        return before, after, pending
+
+    with caplog.at_level(logging.WARNING, logger="consent.records"):
+        before, after, pending = run(scenario())
+    assert (before, after) == (Stored.COMMITTED, Stored.COMMITTED)
+    assert not pending
+    assert "go to the spool" not in caplog.text
+    assert run(stored_ids(postgres_url)) == {first.record_id: 1, second.record_id: 1}
+
+
+def test_an_idle_writer_gives_its_connection_back_to_the_pool(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Once no batch has come for a moment, the kept connection goes back to the pool, so an
+    app stopped without its lifespan shutdown (the store never closed) leaves no connection
+    checked out; the next batch takes one again."""
+    first, second = make_record(1), make_record(2)
+
+    async def scenario() -> tuple[int, int, Stored]:
+        store = RecordStore(database_url, spool_path=tmp_path / "spool")
+        await store.start()
+        await store.record(first)
+        busy = store.engine.sync_engine.pool.checkedout()  # type: ignore[attr-defined]
+        await asyncio.sleep(store_module.HELD_IDLE * 3)
+        idle = store.engine.sync_engine.pool.checkedout()  # type: ignore[attr-defined]
+        again = await store.record(second)
+        await store.close()
+        return busy, idle, again
+
+    busy, idle, again = run(scenario())
+    assert (busy, idle, again) == (1, 0, Stored.COMMITTED)
+    assert run(stored_ids(database_url)) == {first.record_id: 1, second.record_id: 1}

@@ -48,6 +48,8 @@ MAX_WORDING_TEXTS = 200
 MAX_WORDING_TEXT_LENGTH = 8000
 #: Wordings rebuilt from their JSON that are kept for the next record that shows them.
 MAX_CACHED_WORDINGS = 256
+#: Sets of category names kept sorted and cleaned (a site's decisions grant a few sets).
+MAX_CACHED_CATEGORY_SETS = 256
 #: The policy revision is stored as a 32-bit integer.
 MAX_REVISION = 2**31 - 1
 #: How IPv4 and IPv6 addresses are truncated.
@@ -73,6 +75,8 @@ def _storable(value: str | bytes) -> str:
 def clean_field(value: str | bytes, limit: int) -> str:
     """A one-line field (a path, a User-Agent): every control character escaped, cut at
     ``limit`` characters. Cleaning a clean value leaves it as it is."""
+    if isinstance(value, bytes) and value.isascii():
+        value = value.decode("ascii")  # a header's bytes: what _storable gives, for less
     if isinstance(value, str) and value.isascii() and value.isprintable():
         return value[:limit]  # the usual case: nothing to escape
     return _FIELD_CONTROL.sub(_escape, _storable(value))[:limit]
@@ -96,8 +100,28 @@ def slow_clean_text(value: str | bytes, limit: int) -> str:
 
 
 def _categories(names: Iterable[str]) -> tuple[str, ...]:
+    if type(names) is frozenset and len(names) <= MAX_CATEGORIES:
+        return _category_set(names)  # a decision's: the few sets of the site's categories
+    return _sorted_categories(names)
+
+
+def _sorted_categories(names: Iterable[str]) -> tuple[str, ...]:
     cleaned = {clean_field(name, MAX_CATEGORY_NAME_LENGTH) for name in names}
     return tuple(sorted(cleaned))[:MAX_CATEGORIES]
+
+
+@lru_cache(maxsize=MAX_CACHED_CATEGORY_SETS)
+def _category_set(names: frozenset[str]) -> tuple[str, ...]:
+    return _sorted_categories(names)
+
+
+#: A dotted-quad IPv4 address as :mod:`ipaddress` reads it (decimal octets up to 255, no
+#: leading zero), the first three octets in a group: the usual client address, reduced without
+#: building IPv4Address and IPv4Network objects.
+_DOTTED_QUAD = re.compile(
+    r"((?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3})"
+    r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+)
 
 
 def reduce_address(address: str | None, policy: IpPolicy) -> str | None:
@@ -107,6 +131,17 @@ def reduce_address(address: str | None, policy: IpPolicy) -> str | None:
     address, ``none`` nothing. An IPv4 address mapped into IPv6 is treated as the IPv4 one.
     Whatever is not an IP address (a Unix socket's path, a garbled proxy header) is not kept.
     """
+    if address is None or policy == "none":
+        return None
+    quad = _DOTTED_QUAD.fullmatch(address.strip())
+    if quad is not None and IPV4_PREFIX == 24:  # the network is the first three octets
+        return f"{quad[1]}0/24" if policy == "truncated" else quad[0]
+    return slow_reduce_address(address, policy)
+
+
+def slow_reduce_address(address: str | None, policy: IpPolicy) -> str | None:
+    """:func:`reduce_address` without its IPv4 shortcut (what the property tests compare it
+    with)."""
     if address is None or policy == "none":
         return None
     try:
@@ -360,13 +395,22 @@ class DecisionRecord:
         every field cleaned."""
         if ip_policy not in IP_POLICIES:
             raise ValueError(f"ip policy {ip_policy!r} is not one of {', '.join(IP_POLICIES)}")
+        granted, refused = decision["granted"], decision["refused"]
         return cls(
             record_id=decision.get("record_id") or uuid.uuid4(),
             consent_id=decision["consent_id"],
             recorded_at=recorded_at or datetime.now(UTC),
             action=decision["action"],
-            granted=tuple(decision["granted"]),
-            refused=tuple(decision["refused"]),
+            # Made sorted tuples by __post_init__ (a frozenset, as the recorder gives, from a
+            # cache of the few sets a site's decisions grant).
+            granted=cast(
+                "tuple[str, ...]",
+                granted if type(granted) is frozenset else tuple(granted),
+            ),
+            refused=cast(
+                "tuple[str, ...]",
+                refused if type(refused) is frozenset else tuple(refused),
+            ),
             revision=decision["revision"],
             source=decision["source"],
             wording=wording,

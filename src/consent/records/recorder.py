@@ -212,7 +212,8 @@ class DecisionRecorder:
         chose makes a retry a no-op."""
         if self.store is None:
             return None
-        await self.start()
+        if not self._started:
+            await self.start()
         record = DecisionRecord.create(
             wording=self.wording(language, asked_new=asked_new),
             ip_policy=self.settings.records_ip,

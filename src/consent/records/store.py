@@ -22,11 +22,11 @@ import enum
 import logging
 import os
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consent.records.database import (
     DISABLED_URL,
@@ -59,6 +59,9 @@ MAX_QUEUED = 8192
 #: setting's default), and between tries of a database that is down.
 DEFAULT_REPLAY_INTERVAL = DEFAULT_RECORDS_REPLAY_INTERVAL
 DEFAULT_RETRY_INTERVAL = 1.0
+#: Seconds without a batch after which the writers give their connections back to the pool
+#: (so that an app stopped without its lifespan shutdown leaves none checked out).
+HELD_IDLE = 0.2
 #: Wording fingerprints known to be stored (so their rows are not sent again).
 MAX_KNOWN_WORDINGS = 1024
 #: The spool's default file, in the working directory.
@@ -76,13 +79,17 @@ class RecordNotKeptError(RuntimeError):
     """Neither the database nor the spool could keep the record."""
 
 
-@dataclass(eq=False, slots=True)
 class _Waiting:
-    record: DecisionRecord
-    outcome: asyncio.Future[Stored] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
-    abandoned: bool = False
+    """A record waiting for its commit. ``outcome`` holds where it was kept, or None once
+    ``commit_wait`` has passed without a commit (the record is then ``abandoned``: the writer
+    leaves it, and the caller spools it)."""
+
+    __slots__ = ("abandoned", "outcome", "record")
+
+    def __init__(self, record: DecisionRecord, loop: asyncio.AbstractEventLoop) -> None:
+        self.record = record
+        self.outcome: asyncio.Future[Stored | None] = loop.create_future()
+        self.abandoned = False
 
     def settle(self, stored: Stored) -> None:
         if not self.outcome.done():
@@ -91,6 +98,12 @@ class _Waiting:
     def fail(self, error: BaseException) -> None:
         if not self.outcome.done():
             self.outcome.set_exception(error)
+
+    def expire(self) -> None:
+        """``commit_wait`` is over: the caller stops waiting for the commit."""
+        if not self.outcome.done():
+            self.abandoned = True
+            self.outcome.set_result(None)
 
 
 _STOP = object()
@@ -159,6 +172,12 @@ class RecordStore:
         self._writer: asyncio.Task[None] | None = None
         self._keeper: asyncio.Task[None] | None = None
         self._closing = False
+        #: The writers' connections between two batches (at most ``writers``), kept until
+        #: no batch has come for HELD_IDLE seconds.
+        self._held: list[AsyncConnection] = []
+        self._last_batch = 0.0
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._giving_back: set[asyncio.Task[None]] = set()
 
     # --- life cycle ---------------------------------------------------------------------------
 
@@ -207,6 +226,13 @@ class RecordStore:
 
     async def _release(self) -> None:
         await self.spool.close()
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        while self._held:
+            with contextlib.suppress(Exception):
+                await self._held.pop().close()
+        await asyncio.gather(*self._giving_back, return_exceptions=True)
         await self.engine.dispose()
 
     async def __aenter__(self) -> RecordStore:
@@ -227,21 +253,25 @@ class RecordStore:
         """Keeps ``record``: committed, or spooled after at most ``commit_wait`` seconds."""
         if self._writer is None or self._closing:
             raise RuntimeError("the record store is not running")
-        waiting = _Waiting(record)
+        loop = asyncio.get_running_loop()
+        waiting = _Waiting(record, loop)
         try:
             self._queue.put_nowait(waiting)
         except asyncio.QueueFull:
             return await self._spool([waiting])
+        # One timer rather than asyncio.timeout() around asyncio.shield(): the same bounded
+        # wait for a third of the CPU (the writer never sees the caller's cancellation either
+        # way: the future is the caller's own, and settling a done one does nothing).
+        timer = loop.call_later(self.commit_wait, waiting.expire)
         try:
-            async with asyncio.timeout(self.commit_wait):
-                return await asyncio.shield(waiting.outcome)
-        except TimeoutError:
+            stored = await waiting.outcome
+        finally:
+            timer.cancel()
+        if stored is None:
             # The commit is slow: keep the record in the spool now. Should the commit still
             # happen, the replay finds the record stored and leaves it.
-            waiting.abandoned = True
-            if waiting.outcome.done() and not waiting.outcome.exception():
-                return waiting.outcome.result()
             return await self._spool([waiting])
+        return stored
 
     async def _spool(self, batch: list[_Waiting]) -> Stored:
         try:
@@ -291,8 +321,7 @@ class RecordStore:
         records = [waiting.record for waiting in batch]
         if self.direct:
             try:
-                async with self.engine.begin() as connection:
-                    await insert_records(connection, records, self._known.snapshot())
+                await self._commit(records)
             except Exception as error:
                 logger.warning(
                     "consent records: writing to %s failed (%s); decisions go to the spool %s "
@@ -310,6 +339,54 @@ class RecordStore:
                 return
         with contextlib.suppress(RecordNotKeptError):
             await self._spool(batch)
+
+    async def _commit(self, records: list[DecisionRecord]) -> None:
+        """Writes ``records`` in one transaction on a connection the writers keep between
+        batches: no pool check-out, ping and reset for each batch. A kept connection that fails
+        is dropped and the batch tried once more on a new one (a database restarted since the
+        last batch, a connection closed while idle), which is what the pool's ping did; the
+        inserts are idempotent, so a batch whose commit failed halfway is kept once."""
+        if self._held:
+            try:
+                await self._commit_on(self._held.pop(), records)
+            except Exception as error:  # the kept connection is dropped: once more, on a new one
+                logger.debug("consent records: a kept connection failed (%s); a new one", error)
+            else:
+                return
+        await self._commit_on(await self.engine.connect(), records)
+
+    async def _commit_on(self, connection: AsyncConnection, records: list[DecisionRecord]) -> None:
+        try:
+            async with connection.begin():
+                await insert_records(connection, records, self._known.snapshot())
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await connection.invalidate()
+                await connection.close()
+            raise
+        if self._closing:
+            await connection.close()
+            return
+        self._held.append(connection)
+        loop = asyncio.get_running_loop()
+        self._last_batch = loop.time()
+        if self._idle_timer is None:
+            self._idle_timer = loop.call_later(HELD_IDLE, self._give_back_if_idle)
+
+    def _give_back_if_idle(self) -> None:
+        """Returns the kept connections to the pool once no batch has come for HELD_IDLE
+        seconds (under load the next batch always comes sooner)."""
+        loop = asyncio.get_running_loop()
+        waited = loop.time() - self._last_batch
+        if waited < HELD_IDLE:
+            self._idle_timer = loop.call_later(HELD_IDLE - waited, self._give_back_if_idle)
+            return
+        self._idle_timer = None
+        idle, self._held = self._held, []
+        for connection in idle:
+            task = asyncio.create_task(connection.close())
+            self._giving_back.add(task)
+            task.add_done_callback(self._giving_back.discard)
 
     # --- replaying ----------------------------------------------------------------------------
 
