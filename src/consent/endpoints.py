@@ -453,16 +453,7 @@ class ConsentEndpoints:
             header = f"{name}={value}{attributes}".encode("latin-1")
             response.raw_headers.append((b"set-cookie", header))
         else:  # a value http.cookies quotes
-            response.set_cookie(
-                name,
-                value,
-                max_age=max_age,
-                path="/",
-                domain=domain,
-                secure=secure,
-                httponly=True,
-                samesite=samesite,
-            )
+            _set_own_cookie(response, name, value, max_age, domain, secure, samesite)
 
     def settings_page(self, request: _Request, visitor: Visitor) -> Response:
         """The preferences page; with ``fragment=dialog``, the dialog alone (for consent.js)."""
@@ -507,15 +498,20 @@ class ConsentEndpoints:
 
 
 @lru_cache(maxsize=64)
-def _cookie_attributes(
-    name: str, max_age: int | None, domain: str | None, secure: bool, samesite: Any
-) -> str:
-    """What Starlette's ``set_cookie`` writes after ``name=value`` for these attributes (the
-    endpoint's few cookies, built once each)."""
-    response = Response()
+def _set_own_cookie(
+    response: Response,
+    name: str,
+    value: str,
+    max_age: int | None,
+    domain: str | None,
+    secure: bool,
+    samesite: Any,
+) -> None:
+    """Starlette's ``set_cookie`` with the attributes every cookie of the endpoints has: the
+    whole site's path, and out of scripts' reach."""
     response.set_cookie(
         name,
-        "x",
+        value,
         max_age=max_age,
         path="/",
         domain=domain,
@@ -523,6 +519,15 @@ def _cookie_attributes(
         httponly=True,
         samesite=samesite,
     )
+
+
+def _cookie_attributes(
+    name: str, max_age: int | None, domain: str | None, secure: bool, samesite: Any
+) -> str:
+    """What Starlette's ``set_cookie`` writes after ``name=value`` for these attributes (the
+    endpoint's few cookies, built once each)."""
+    response = Response()
+    _set_own_cookie(response, name, "x", max_age, domain, secure, samesite)
     header = response.raw_headers[-1][1].decode("latin-1")
     start = f"{name}=x"
     if not header.startswith(start):  # pragma: no cover - a name http.cookies rewrites
