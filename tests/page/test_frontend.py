@@ -133,7 +133,8 @@ class Finding:
 
 def doiuse(stylesheet: Path, query: str = POLICY_QUERY) -> list[Finding]:
     """What doiuse reports for ``stylesheet``; anything it writes to stderr fails the test (its
-    tokenizer says so there when it gave up part of the file)."""
+    tokenizer says so there when it gave up part of the file: it takes a quote inside a comment
+    for the start of a string, so the stylesheet's comments have no apostrophes)."""
     result = run_tool("doiuse", "--json", "--browsers", query, str(stylesheet))
     assert result.returncode == 0, result.stderr
     assert result.stderr == "", f"doiuse did not read the whole file: {result.stderr}"
