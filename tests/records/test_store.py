@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -23,6 +24,7 @@ from consent.records import (
     Stored,
     open_store,
 )
+from consent.records import database as database_module
 from consent.records import spool as spool_module
 from consent.records import store as store_module
 from consent.records.database import (
@@ -186,6 +188,38 @@ def test_the_wordings_a_store_skips_as_known_are_all_in_the_database(
     assert {record.wording for record in stored} == {
         wordings[language] for batch in batches for language in batch
     }
+
+
+def test_connections_switching_a_new_sqlite_file_to_wal_together_all_succeed(
+    tmp_path: Path,
+) -> None:
+    """SQLite answers "database is locked" at once, busy timeout or not, to all but one of the
+    connections that switch a new file to WAL together; each is tried again (six at a time
+    failed in about one try in five without it)."""
+    for trial in range(40):
+        path = tmp_path / f"new-{trial}.sqlite3"
+        together = threading.Barrier(6)
+        errors: list[str] = []
+
+        def connect(
+            path: Path = path, together: threading.Barrier = together, errors: list[str] = errors
+        ) -> None:
+            connection = sqlite3.connect(path, timeout=database_module.SQLITE_BUSY_TIMEOUT)
+            connection.isolation_level = None
+            together.wait()
+            try:
+                database_module._switch_to_wal(connection.cursor())
+            except sqlite3.OperationalError as error:
+                errors.append(str(error))
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=connect) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == [], f"trial {trial}"
 
 
 def test_instances_starting_together_create_the_schema_once(

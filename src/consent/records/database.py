@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import socket
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +49,10 @@ CONNECT_TIMEOUT = 5.0
 COMMAND_TIMEOUT = 30.0
 #: Seconds a SQLite writer waits for another one's lock before giving up.
 SQLITE_BUSY_TIMEOUT = 5.0
+#: Tries at switching a new SQLite file to WAL while other connections do the same, and the
+#: pause before the first retry in seconds (growing by as much each time: 0.9 s in all).
+WAL_SWITCH_ATTEMPTS = 10
+WAL_SWITCH_PAUSE = 0.02
 #: The PostgreSQL advisory lock that serialises schema creation between instances.
 SCHEMA_LOCK_KEY = 0x636F6E73
 #: The connection option that makes a SQLite transaction take the write lock when it begins.
@@ -192,10 +197,26 @@ def _sqlite_pragmas(connection: Any, record: Any) -> None:
     # transaction); _sqlite_begin starts each transaction instead.
     connection.isolation_level = None
     cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    _switch_to_wal(cursor)
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """``PRAGMA journal_mode=WAL``, tried again after a short pause while the file is locked.
+
+    Switching a new file to WAL needs its exclusive lock, and SQLite answers "database is
+    locked" at once, without the busy timeout, to all but one of several connections that ask
+    together (processes or stores starting at the same time on a new file)."""
+    for attempt in range(1, WAL_SWITCH_ATTEMPTS + 1):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == WAL_SWITCH_ATTEMPTS:
+                raise
+            time.sleep(WAL_SWITCH_PAUSE * attempt)
 
 
 def _sqlite_begin(connection: sa.Connection) -> None:
