@@ -497,7 +497,6 @@ class ConsentEndpoints:
         return Response(asset.body, media_type=asset.media_type, headers=dict(headers))
 
 
-@lru_cache(maxsize=64)
 def _set_own_cookie(
     response: Response,
     name: str,
@@ -521,6 +520,7 @@ def _set_own_cookie(
     )
 
 
+@lru_cache(maxsize=64)
 def _cookie_attributes(
     name: str, max_age: int | None, domain: str | None, secure: bool, samesite: Any
 ) -> str:
