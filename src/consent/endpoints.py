@@ -27,7 +27,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from consent.choice.codec import ConsentState, Source
+from consent.choice.codec import ConsentState, Offer, Source
 from consent.page.render import MAX_NEXT
 from consent.records.model import Action, RecordSource
 from consent.records.recorder import DecisionRecorder
@@ -135,14 +135,10 @@ class ConsentEndpoints:
         self.site = site
         self.settings = site.settings
         self.on_decision = on_decision
-        self.optional = tuple(n for n, c in self.settings.categories.items() if not c.required)
-        #: Every category and service, by the name ``allows`` takes.
-        self.items = tuple(self.settings.cookie_owners())
-        self.all_items = frozenset(self.items)
-        self.services = tuple(name for name in self.items if "." in name)
-        self.optional_items = frozenset(
-            name for name in self.items if name.split(".", 1)[0] in self.optional
-        )
+        #: Every category and service, by the name ``allows`` takes, and which may be refused:
+        #: the codec's, or (a site that manages no consent answers no choice) worked out alike.
+        self.offer = site.codec.offer if site.codec is not None else Offer(self.settings)
+        self.all_items = frozenset(self.offer.items)
         self.recorder = DecisionRecorder(
             self.settings, site.catalog.texts, site.catalog.category, site.catalog.service
         )
@@ -187,7 +183,7 @@ class ConsentEndpoints:
 
     def state_response(self, state: ConsentState) -> Response:
         return JSONResponse(
-            state.as_json(tuple(self.settings.categories), self.services),
+            state.as_json(tuple(self.settings.categories), self.offer.services),
             headers={"Cache-Control": "no-store", "Vary": "Cookie"},
         )
 
@@ -283,7 +279,7 @@ class ConsentEndpoints:
         """The service switches of a choice, each name checked (``category.service``)."""
         checked = []
         for name, on in switches:
-            if name not in self.services:
+            if name not in self.offer.services:
                 raise BadRequestError(f"unknown service {_shown(name)!r}")
             checked.append((name, on))
         return tuple(checked)
@@ -294,20 +290,20 @@ class ConsentEndpoints:
         category left off stays off with it. ``accept_new`` and ``reject_new`` keep what the
         visitor granted before and add, or leave out, what is new to them."""
         if choice.action == "accept_all":
-            return self.optional_items
+            return self.offer.optional
         if choice.action == "reject_all":
             return frozenset()
         if choice.action in ("accept_new", "reject_new"):
-            kept = previous.granted & self.optional_items if previous.decided else frozenset()
+            kept = previous.granted & self.offer.optional if previous.decided else frozenset()
             if choice.action == "reject_new":
                 return kept
-            return kept | (previous.new if previous.decided else self.optional_items)
+            return kept | (previous.new if previous.decided else self.offer.optional)
         categories = frozenset(choice.categories)
         switched = dict(choice.services)
         return frozenset(
             name
-            for name in self.optional_items
-            if name.split(".", 1)[0] in categories and switched.get(name, True)
+            for name in self.offer.optional
+            if self.offer.category_of[name] in categories and switched.get(name, True)
         )
 
     async def decide(self, choice: Choice, visitor: Visitor, request: _Request) -> Response:
@@ -341,7 +337,7 @@ class ConsentEndpoints:
         event = DecisionEvent(
             consent_id=state.consent_id,
             granted=tuple(sorted(state.granted)),
-            refused=tuple(sorted(set(self.items) - state.granted)),
+            refused=tuple(sorted(self.all_items - state.granted)),
             revision=state.revision,
             source=state.source,
             decided_at=moment,
@@ -400,7 +396,7 @@ class ConsentEndpoints:
         else the button's action."""
         if previous.decided and previous.granted - state.granted:
             return "withdraw"
-        if previous.gpc and not state.granted.intersection(self.optional_items):
+        if previous.gpc and not state.granted.intersection(self.offer.optional):
             return "gpc"
         return choice.action  # type: ignore[return-value]  # one of ACTIONS, checked on read
 
