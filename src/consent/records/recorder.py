@@ -29,7 +29,7 @@ from consent.settings import RECORDS_OFF, service_item
 
 if TYPE_CHECKING:
     from consent.records.store import RecordStore, Stored
-    from consent.settings import ConsentSettings
+    from consent.settings import ConsentSettings, CookieOwner
 
 logger = logging.getLogger("consent.records")
 
@@ -172,12 +172,14 @@ class DecisionRecorder:
             }
             offered = []
             default_language = self.settings.default_language
+
+            def offered_cookies(owner: CookieOwner) -> tuple[OfferedCookie, ...]:
+                rows = shown_declarations(owner, language, default_language)
+                return tuple(OfferedCookie(**row.as_json()) for row in rows)
+
             for name, category in categories.items():
                 label, description = self._category(language, name)
-                cookies = tuple(
-                    OfferedCookie(**row.as_json())
-                    for row in shown_declarations(category, language, default_language)
-                )
+                cookies = offered_cookies(category)
                 services = []
                 for service_name, service in category.services.items():
                     service_label, service_description = self._service(language, name, service_name)
@@ -186,10 +188,7 @@ class DecisionRecorder:
                             service_item(name, service_name),
                             service_label,
                             service_description,
-                            tuple(
-                                OfferedCookie(**row.as_json())
-                                for row in shown_declarations(service, language, default_language)
-                            ),
+                            offered_cookies(service),
                         )
                     )
                 offered.append(
