@@ -123,6 +123,30 @@ def test_a_refused_service_sets_no_cookie_and_runs_no_script(
 
 
 @pytest.mark.browser
+def test_on_a_right_to_left_page_our_english_runs_left_to_right(context: BrowserContext) -> None:
+    """Our elements carry their language's direction, so on a right-to-left page the banner and
+    the dialog read left to right and the services indent from the left, as in English."""
+    page = context.new_page()
+    page.goto("/")
+    page.evaluate("document.documentElement.dir = 'rtl'")
+    banner = page.locator("#consent-banner")
+    assert banner.evaluate("(element) => getComputedStyle(element).direction") == "ltr"
+    banner.get_by_role("button", name="Customise settings").click()
+    dialog = page.locator("#consent-preferences")
+    services = dialog.get_by_role("group", name="Services in Analytics")
+    expect(services).to_be_visible()
+    assert dialog.evaluate("(element) => getComputedStyle(element).direction") == "ltr"
+    indent = services.evaluate(
+        """(group) => {
+          const own = group.getBoundingClientRect();
+          const outer = group.parentElement.getBoundingClientRect();
+          return {left: own.left - outer.left, right: outer.right - own.right};
+        }"""
+    )
+    assert indent["left"] > indent["right"] + 10, indent
+
+
+@pytest.mark.browser
 def test_the_dialog_reopens_with_the_services_as_chosen(context: BrowserContext) -> None:
     page = context.new_page()
     page.goto("/")

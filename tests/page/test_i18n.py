@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consent.page.i18n import MAX_ACCEPT_LANGUAGE, Catalog, localised_list
+from consent.page.i18n import MAX_ACCEPT_LANGUAGE, Catalog, localised_list, text_direction
 from consent.settings import Category
 from tests.support import make_settings
 
@@ -66,3 +67,18 @@ def test_lists_are_joined_the_languages_way() -> None:
     assert localised_list(items, "en") == "A, B, C"  # CLDR's unit style
     assert localised_list(items, "de") == "A, B und C"
     assert localised_list(["A"], "fr") == "A"
+
+
+@pytest.mark.parametrize(
+    ("language", "direction"),
+    [
+        ("en", "ltr"),
+        ("de-CH", "ltr"),
+        ("ar", "rtl"),
+        ("he", "rtl"),
+        ("fa-IR", "rtl"),
+        ("x-y", "ltr"),
+    ],
+)
+def test_each_language_has_its_writing_direction(language: str, direction: str) -> None:
+    assert text_direction(language) == direction

@@ -138,7 +138,7 @@ def test_settings_page_shows_the_visitors_choice() -> None:
     page = renderer().settings_page(
         "en", decided=True, gpc=False, granted=frozenset({"necessary", "analytics"}), next_path="/x"
     )
-    assert '<html lang="en">' in page
+    assert '<html lang="en" dir="ltr">' in page
     assert 'value="analytics" id="consent-page-analytics"' in page
     analytics = page.partition('value="analytics"')[2].partition(">")[0]
     marketing = page.partition('value="marketing"')[2].partition(">")[0]

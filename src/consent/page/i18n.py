@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
 
-from babel.core import UnknownLocaleError
+from babel.core import Locale, UnknownLocaleError
 from babel.lists import format_list
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
@@ -132,6 +132,15 @@ def _pick(configured: str, shipped: str | None, translated: str | None) -> str:
     if configured == shipped and translated:
         return translated
     return configured
+
+
+def text_direction(language: str) -> str:
+    """``"rtl"`` for a language written right to left (Arabic, Hebrew, …), else ``"ltr"``: what
+    our elements' ``dir`` says, so that their text runs its own way whatever the page's does."""
+    try:
+        return str(Locale.parse(language.replace("-", "_")).text_direction)
+    except (ValueError, UnknownLocaleError):
+        return "ltr"
 
 
 def localised_list(items: list[str], language: str) -> str:

@@ -23,7 +23,7 @@ from consent.browser.advice import UpdateAdvice
 from consent.browser.defaults import FINAL_VERSIONS
 from consent.browser.rules import format_version
 from consent.choice.declarations import shown_declarations
-from consent.page.i18n import Catalog, localised_list
+from consent.page.i18n import Catalog, localised_list, text_direction
 from consent.settings import ConsentSettings, service_item
 
 #: The longest ``next`` path a form carries back; the endpoints refuse a longer one, so a page
@@ -228,6 +228,7 @@ class Renderer:
             )
         return {
             "lang": language,
+            "dir": text_direction(language),
             "t": texts,
             "prefix": self.settings.prefix,
             "privacy_policy_url": self.settings.privacy_policy_url,
@@ -275,6 +276,7 @@ class Renderer:
         return {
             "endpoint": self.settings.prefix,
             "lang": language,
+            "dir": text_direction(language),
             "managed": self.settings.consent_enabled,
             "services": services,
             "texts": {name: texts[name] for name in EMBED_TEXTS},

@@ -364,7 +364,7 @@
 
   /* Embeds ---------------------------------------------------------------------------------- */
 
-  /* The data block's contents: { endpoint, lang, managed, services: { youtube: { item, label,
+  /* The data block's contents: { endpoint, lang, dir, managed, services: { youtube: { item, label,
      category } }, texts }; null when the page has none or it cannot be read. */
   function readEmbeds() {
     if (!embedBlock || !window.JSON) return null;
@@ -488,6 +488,7 @@
     box.setAttribute("role", "group");
     box.setAttribute("aria-labelledby", id + "-text");
     box.setAttribute("lang", embeds.lang);
+    box.setAttribute("dir", embeds.dir);
     var text = textElement("p", "consent-embed__text", fillText(texts["embed.text"], values));
     text.id = id + "-text";
     box.appendChild(text);
