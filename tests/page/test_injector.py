@@ -10,8 +10,10 @@ Examples pin down the contract: what is held back, the limit, the memo, memory.
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import os
+import pkgutil
 import re
 import tracemalloc
 from collections.abc import Iterable, Iterator
@@ -28,6 +30,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from playwright.sync_api import Page, Route, sync_playwright
 
+import consent
 from consent.page import injector
 from consent.page.injector import (
     MAX_BODY_TAG,
@@ -1443,3 +1446,19 @@ def test_chromium_puts_the_head_snippet_in_the_head_after_meta_and_title_only(
     tokens = tokens_of(injected[len(_BOM) :] if injected.startswith(_BOM) else injected)
     if HEAD_TOKENS[0] in tokens:  # a tag, not in a comment the document left open
         assert seen == {"marker": True, "inHead": True, "onlyMetaAndTitleBefore": True}
+
+
+def test_no_pattern_repeats_a_group_possessively() -> None:
+    """Python 3.11.2, Debian 12's python3, matches a possessive repeat of a group, ``(?:…)*+``,
+    wrongly (the injector then missed every body tag); the atomic form, ``(?>(?:…)*)``, holds."""
+    group_repeated_possessively = re.compile(r"(?<!\\)\)(?:[*+?]|\{[0-9,]*\})\+")
+    found = []
+    for module_info in pkgutil.walk_packages(consent.__path__, "consent."):
+        module = importlib.import_module(module_info.name)
+        for name, value in vars(module).items():
+            if isinstance(value, re.Pattern):
+                source = value.pattern
+                text = source.decode("latin-1") if isinstance(source, bytes) else source
+                if group_repeated_possessively.search(text):
+                    found.append(f"{module_info.name}.{name}")
+    assert found == []

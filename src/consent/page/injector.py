@@ -91,17 +91,20 @@ MAX_BODY_TAG = 16 * 1024
 """The longest body start tag, in bytes from ``<`` to ``>``, that the injector waits for."""
 
 _DELIMITER = rb"(?=[\t\n\f\r />])"  # what ends a tag name (and is still part of the tag)
+# A repeated group is written as an atomic group, (?>(?:...)*), never as a possessive repeat,
+# (?:...)*+: Python 3.11.2 (Debian 12's python3) matches possessive repeats of groups wrongly
+# (3.11.7 does not), while atomic groups and possessive repeats of one character class hold.
 
 # A tag from the end of its name to its ">", as the tokenizer goes through the attributes
 # (§13.2.5.32-40): whitespace and "/" between attributes; a name, which runs up to "/", "=" or
 # ">" (whitespace and the next attribute's name included: only "=" starts a value); then maybe a
-# value. Quotes start a value only right after the "=". Every part is possessive, so a tag cut
+# value. Quotes start a value only right after the "=". Every part is atomic, so a tag cut
 # short at the end of the data does not match at all, rather than end at some earlier ">".
 _ATTRIBUTES = (
-    rb"(?:[\t\n\f\r /]++"
+    rb"(?>(?:[\t\n\f\r /]++"
     rb"|[^\t\n\f\r />][^/=>]*+"
     rb"(?:=[\t\n\f\r ]*+(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >\"'][^\t\n\f\r >]*+|(?=>))|(?!=))"
-    rb")*+>"
+    rb")*)>"
 )
 # The same for the usual tag, in fewer steps: every "=" comes right after a name and is followed
 # by a quoted value or by an unquoted one without quotes or "=". Where it matches, it ends where
@@ -109,8 +112,8 @@ _ATTRIBUTES = (
 # does not match goes through _ATTRIBUTES.
 _USUAL_ATTRIBUTES = (
     rb"[^\"'>=]*+"
-    rb"(?:(?<=[^\t\n\f\r /\"'])=(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >\"'=]++(?=[\t\n\f\r >]))"
-    rb"[^\"'>=]*+)*+>"
+    rb"(?>(?:(?<=[^\t\n\f\r /\"'])=(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >\"'=]++(?=[\t\n\f\r >]))"
+    rb"[^\"'>=]*+)*)>"
 )
 _TAG_REST = rb"(?:" + _USUAL_ATTRIBUTES + rb"|" + _ATTRIBUTES + rb")"  # from the end of the name
 _TAG_END = re.compile(_TAG_REST)
@@ -119,8 +122,8 @@ _TAG_END = re.compile(_TAG_REST)
 # whitespace. After them the tokenizer is before an attribute name, and only the last attribute
 # is left to follow.
 _ATTRIBUTES_SO_FAR = re.compile(
-    rb"(?:[\t\n\f\r /]++|[^\t\n\f\r />][^/=>]*+(?:=[\t\n\f\r ]*+(?:\"[^\"]*+\"|'[^']*+'"
-    rb"|[^\t\n\f\r >\"'][^\t\n\f\r >]*+(?=[\t\n\f\r ]))|(?=/)))*+"
+    rb"(?>(?:[\t\n\f\r /]++|[^\t\n\f\r />][^/=>]*+(?:=[\t\n\f\r ]*+(?:\"[^\"]*+\"|'[^']*+'"
+    rb"|[^\t\n\f\r >\"'][^\t\n\f\r >]*+(?=[\t\n\f\r ]))|(?=/)))*)"
 )
 # A tag's name after its first letter, and the rest: the usual form needs a name without quotes
 # or "=", which the tokenizer would keep in the name.
@@ -170,7 +173,7 @@ def _text_element(name: bytes) -> bytes:
     """A whole raw text element, from after its "<" to after its end tag (no "<!--" in a script)."""
     end_tag = b"/" + name + _DELIMITER
     text_stop = b"!--|" + end_tag if name == b"script" else end_tag
-    text = rb"[^<]*+(?:<(?!" + text_stop + rb")[^<]*+)*+"
+    text = rb"[^<]*+(?>(?:<(?!" + text_stop + rb")[^<]*+)*)"
     return name + _DELIMITER + _TAG_REST + text + b"<" + end_tag + _TAG_REST
 
 
@@ -180,7 +183,7 @@ def _text_element(name: bytes) -> bytes:
 # "<" each branch starts with a different byte; "(?![bpstinx])" spares most tags the check for
 # the special names.
 _RUN = re.compile(
-    rb"[^<]*+(?:<(?:"
+    rb"[^<]*+(?>(?:<(?:"
     rb"(?=[a-z])(?:(?>(?![bpstinx])|(?!(?:"
     + b"|".join(_SPECIAL_START_TAGS)
     + rb")"
@@ -194,10 +197,10 @@ _RUN = re.compile(
     + rb")[a-z]"
     + _NAME_AND_REST
     + rb"|(?![a-z])[^>]*+>)"  # "</>" is dropped; "</" and another non-letter: a bogus comment
-    + rb"|!(?:--(?>>|->|[^-]*+(?:-(?!-!?>)[^-]*+)*+--!?>)|(?!--)[^>]*+>)"
+    + rb"|!(?:--(?>>|->|[^-]*+(?>(?:-(?!-!?>)[^-]*+)*)--!?>)|(?!--)[^>]*+>)"
     + rb"|\?[^>]*+>"
     + rb"|(?=[^a-z!/?])"  # a "<" that is text
-    + rb")[^<]*+)*+",
+    + rb")[^<]*+)*)",
     re.IGNORECASE,
 )
 _TAG_OPEN = re.compile(rb"<(/?)([A-Za-z][^\t\n\f\r />]*)")
