@@ -261,7 +261,7 @@ def test_settings_page_works_without_javascript() -> None:
     assert response.status_code == 200
     assert response.headers["content-language"] == "fr"
     html = response.text
-    assert '<html lang="fr">' in html
+    assert '<html lang="fr" dir="ltr">' in html
     assert 'name="category" value="analytics"' in html
     assert 'value="/shop"' in html
     assert "<script" not in html
