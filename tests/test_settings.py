@@ -75,6 +75,7 @@ def test_middleware_reads_environment_without_settings(monkeypatch: pytest.Monke
         ({"prefix": "consent"}, "prefix 'consent'"),
         ({"prefix": "//evil"}, "prefix '//evil'"),
         ({"cookie_name": "bad name"}, "'bad name' is not a valid cookie name"),
+        ({"notice_cookie_name": "a;b"}, "notice_cookie_name: 'a;b' is not a valid cookie name"),
         ({"notice_verdicts": ["outdated", "ancient"]}, "unknown verdict 'ancient'"),
         ({"undeclared_cookies": "maybe"}, "undeclared_cookies"),
         ({"consent_max_age_days": 0}, "consent_max_age_days"),
@@ -83,7 +84,7 @@ def test_middleware_reads_environment_without_settings(monkeypatch: pytest.Monke
         ({"categories": {"ads": {"label": "Ads"}}}, "one category must be required"),
         (
             {"categories": {"n": {"label": "N", "required": True, "cookies": ["a b"]}}},
-            "cookie name or pattern 'a b'",
+            "categories.n.cookies.0: cookie name or pattern 'a b'",
         ),
         ({"privacy_policy_url": "javascript:alert(1)"}, "privacy_policy_url"),
         ({"colour": "blue"}, "colour"),

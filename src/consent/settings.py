@@ -12,11 +12,13 @@ import os
 import re
 import secrets
 import tomllib
+from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -81,6 +83,30 @@ COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 COOKIE_PATTERN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z\[\]?]+$")
 
 
+def _text_check(accepts: Callable[[str], object], refusal: str) -> AfterValidator:
+    """The check of a text setting, declared with its type: the text is refused with
+    ``refusal`` (where ``{text!r}`` stands for the text) when ``accepts`` says no. Pydantic puts
+    the setting's place before the refusal."""
+
+    def check(text: str) -> str:
+        if not accepts(text):
+            raise ValueError(refusal.format(text=text))
+        return text
+
+    return AfterValidator(check)
+
+
+#: A cookie's name (``cookie_name``, ``notice_cookie_name``).
+CookieName = Annotated[str, _text_check(COOKIE_NAME.match, "{text!r} is not a valid cookie name")]
+#: A cookie's name or a glob of names (``_ga_*``), as a category or a declaration lists it.
+CookiePattern = Annotated[
+    str,
+    _text_check(
+        COOKIE_PATTERN.match, "cookie name or pattern {text!r} has characters a cookie name cannot"
+    ),
+]
+
+
 # --- Cookie declarations shown to visitors (consent.choice.declarations) ----------------------
 #: Bounds of a declaration: how many per category, and how long each text may be.
 MAX_DECLARATIONS = 100
@@ -88,6 +114,14 @@ MAX_PROVIDER_LENGTH = 200
 MAX_PURPOSE_LENGTH = 1000
 MAX_DURATION_LENGTH = 100
 LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+#: Who sets a declared cookie: not blank, at most :data:`MAX_PROVIDER_LENGTH` characters.
+Provider = Annotated[
+    str,
+    _text_check(
+        lambda provider: provider.strip() and len(provider) <= MAX_PROVIDER_LENGTH,
+        f"the provider must be 1 to {MAX_PROVIDER_LENGTH} characters",
+    ),
+]
 
 #: A text shown in every language, or a table of language tag → text.
 LocalisedText = str | dict[str, str]
@@ -116,24 +150,10 @@ class CookieDeclaration(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str
-    provider: str
+    name: CookiePattern
+    provider: Provider
     purpose: LocalisedText
     duration: LocalisedText
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, name: str) -> str:
-        if not COOKIE_PATTERN.match(name):
-            raise ValueError(f"cookie name or pattern {name!r} has characters a cookie name cannot")
-        return name
-
-    @field_validator("provider")
-    @classmethod
-    def _provider(cls, provider: str) -> str:
-        if not provider.strip() or len(provider) > MAX_PROVIDER_LENGTH:
-            raise ValueError(f"the provider must be 1 to {MAX_PROVIDER_LENGTH} characters")
-        return provider
 
     @field_validator("purpose")
     @classmethod
@@ -161,18 +181,8 @@ class CookieOwner(BaseModel):
 
     label: str
     description: str = ""
-    cookies: tuple[str, ...] = ()
+    cookies: tuple[CookiePattern, ...] = ()
     declarations: tuple[CookieDeclaration, ...] = Field(default=(), max_length=MAX_DECLARATIONS)
-
-    @field_validator("cookies")
-    @classmethod
-    def _cookie_names(cls, names: tuple[str, ...]) -> tuple[str, ...]:
-        for name in names:
-            if not COOKIE_PATTERN.match(name):
-                raise ValueError(
-                    f"cookie name or pattern {name!r} has characters a cookie name cannot"
-                )
-        return names
 
     @field_validator("declarations")
     @classmethod
@@ -326,7 +336,7 @@ class ConsentSettings(BaseSettings):
     notice_verdicts: frozenset[Verdict] = frozenset({"outdated", "unsupported"})
     notice_enabled: bool = True
     notice_dismiss_days: int = Field(default=7, ge=0, le=3650)
-    notice_cookie_name: str = "consent_browser_notice"
+    notice_cookie_name: CookieName = "consent_browser_notice"
     client_hints: bool = True
     accept_client_hints: bool = False
     max_user_agent_length: int = Field(default=1024, ge=64, le=2048)
@@ -353,7 +363,7 @@ class ConsentSettings(BaseSettings):
 
     # The consent cookie. The default name is "__Host-consent" when cookie_secure is "always"
     # and there is no cookie_domain (see _default_cookie_name), else "consent".
-    cookie_name: str = DEFAULT_COOKIE_NAME
+    cookie_name: CookieName = DEFAULT_COOKIE_NAME
     cookie_domain: str | None = None
     cookie_secure: Literal["auto", "always", "never"] = "auto"
     cookie_samesite: Literal["lax", "strict"] = "lax"
@@ -519,13 +529,6 @@ class ConsentSettings(BaseSettings):
         ):
             return {**values, "cookie_name": HOST_COOKIE_NAME}
         return values
-
-    @field_validator("cookie_name", "notice_cookie_name")
-    @classmethod
-    def _is_cookie_name(cls, name: str) -> str:
-        if not COOKIE_NAME.match(name):
-            raise ValueError(f"{name!r} is not a valid cookie name")
-        return name
 
     @field_validator("categories")
     @classmethod
