@@ -98,6 +98,18 @@ def test_bad_settings_fail_naming_the_setting(values: dict[str, object], named: 
     assert named in str(error.value)
 
 
+def test_none_in_any_case_turns_the_record_store_and_the_inventory_off() -> None:
+    settings = ConsentSettings.load(
+        secret_keys=["k"], records_url=" None ", cookie_inventory="NONE"
+    )
+    assert (settings.records_url, settings.cookie_inventory) == ("none", "none")
+    assert settings.cookie_inventory_path() is None
+    with pytest.raises(ConfigurationError, match="records_url: 'x' is not a database URL"):
+        ConsentSettings.load(secret_keys=["k"], records_url="x")
+    with pytest.raises(ConfigurationError, match="cookie_inventory is empty"):
+        ConsentSettings.load(secret_keys=["k"], cookie_inventory=" ")
+
+
 def test_no_secret_key_refuses_to_start_unless_debug(caplog: pytest.LogCaptureFixture) -> None:
     with pytest.raises(ConfigurationError, match="CONSENT_SECRET_KEYS"):
         ConsentSettings.load()

@@ -96,6 +96,20 @@ def _text_check(accepts: Callable[[str], object], refusal: str) -> AfterValidato
     return AfterValidator(check)
 
 
+def _switchable(off: str, check: Callable[[str], object]) -> AfterValidator:
+    """The check of a text setting that the word ``off`` turns off: ``off`` in any case, with
+    spaces around it, is kept as ``off``; any other value must pass ``check``, which raises a
+    ValueError saying why not."""
+
+    def value(text: str) -> str:
+        if text.strip().lower() == off:
+            return off
+        check(text)
+        return text
+
+    return AfterValidator(value)
+
+
 #: A cookie's name (``cookie_name``, ``notice_cookie_name``).
 CookieName = Annotated[str, _text_check(COOKIE_NAME.match, "{text!r} is not a valid cookie name")]
 #: A cookie's name or a glob of names (``_ga_*``), as a category or a declaration lists it.
@@ -308,6 +322,23 @@ class ConfigurationError(ValueError):
     """A setting was refused; the message names the setting and its value."""
 
 
+def _check_records_url(url: str) -> None:
+    from consent.records.database import records_url  # sqlalchemy only for a store
+
+    records_url(url)  # RecordsConfigurationError, a ValueError naming records_url (masked)
+
+
+def _check_cookie_inventory(path: str) -> None:
+    if not path.strip():
+        raise ValueError("cookie_inventory is empty: give a file, or 'none' to turn it off")
+
+
+#: ``records_url``: a SQLite or PostgreSQL URL, or "none".
+RecordsUrl = Annotated[str, _switchable(RECORDS_OFF, _check_records_url)]
+#: ``cookie_inventory``: a file, or "none".
+CookieInventoryFile = Annotated[str, _switchable(COOKIE_INVENTORY_OFF, _check_cookie_inventory)]
+
+
 class ConsentSettings(BaseSettings):
     """The whole policy of a site: secret keys, browser rules, cookie categories and options."""
 
@@ -376,7 +407,7 @@ class ConsentSettings(BaseSettings):
 
     # --- Proof of consent: the record store (consent.records) ----------------------------------
     #: Where every decision's record is kept: a SQLite or PostgreSQL URL, or "none" (off).
-    records_url: str = DEFAULT_RECORDS_URL
+    records_url: RecordsUrl = DEFAULT_RECORDS_URL
     #: How much of the client address a record keeps.
     records_ip: Literal["truncated", "none", "full"] = "truncated"
     #: Seconds a decision waits for its record's commit before the record is spooled instead.
@@ -395,7 +426,7 @@ class ConsentSettings(BaseSettings):
 
     # --- The passive cookie inventory (consent.choice.inventory) --------------------------------
     #: The JSON file the cookie names seen are kept in, for ``consent cookies``; "none": off.
-    cookie_inventory: str = DEFAULT_COOKIE_INVENTORY
+    cookie_inventory: CookieInventoryFile = DEFAULT_COOKIE_INVENTORY
     # --- end of the cookie inventory's settings -------------------------------------------------
 
     # --- Google Consent Mode v2 (consent.page.consent_mode) ------------------------------------
@@ -484,25 +515,6 @@ class ConsentSettings(BaseSettings):
             if not key.strip():
                 raise ValueError(f"secret_keys[{index}] is empty")
         return keys
-
-    @field_validator("records_url")
-    @classmethod
-    def _records_url(cls, url: str) -> str:
-        if url.strip().lower() == RECORDS_OFF:
-            return RECORDS_OFF
-        from consent.records.database import records_url  # sqlalchemy only for a store
-
-        records_url(url)  # RecordsConfigurationError, a ValueError naming records_url (masked)
-        return url
-
-    @field_validator("cookie_inventory")
-    @classmethod
-    def _cookie_inventory(cls, path: str) -> str:
-        if path.strip().lower() == COOKIE_INVENTORY_OFF:
-            return COOKIE_INVENTORY_OFF
-        if not path.strip():
-            raise ValueError("cookie_inventory is empty: give a file, or 'none' to turn it off")
-        return path
 
     def cookie_inventory_path(self) -> Path | None:
         """The cookie inventory's file, None when it is off."""
