@@ -60,16 +60,25 @@ _LOCATION_SAFE = ":/%#?=@[]!$&'()*+,;"
 
 @dataclass(frozen=True, slots=True)
 class DecisionEvent:
-    """One choice of one visitor: what proof of consent keeps."""
+    """One choice of one visitor, as the ``consent.audit`` log and ``on_decision`` get it."""
 
     consent_id: str
+    """The visitor's consent id, the same across their choices."""
     granted: tuple[str, ...]
+    """The categories and services now granted, required ones included, sorted."""
     refused: tuple[str, ...]
+    """The categories and services now refused, sorted."""
     revision: int
+    """The site's ``revision`` the choice was made under."""
     source: Source
+    """Who made it: ``banner`` (our banner, dialog or settings page) or ``api`` (the site's own
+    client of the consent API)."""
     decided_at: int
+    """When, in Unix seconds."""
     first_decided: int
+    """When the visitor first chose, in Unix seconds (``decided_at`` for a first choice)."""
     previous: tuple[str, ...] | None
+    """What was granted before, sorted; None for a first choice."""
 
 
 _EVENT_FIELDS = tuple(field.name for field in fields(DecisionEvent))

@@ -151,7 +151,7 @@ class HTMLResponder:
     ``consent`` or ``browser`` from the state, a response that sets cookies, or an HTML page.
     """
 
-    __slots__ = ("downstream", "held", "injector", "pages", "scope", "state", "to_inject")
+    __slots__ = ("downstream", "head", "held", "injector", "pages", "scope", "state", "to_inject")
 
     def __init__(self, pages: Pages, scope: Scope, send: Send) -> None:
         self.pages = pages
@@ -159,6 +159,7 @@ class HTMLResponder:
         self.to_inject: bytes | None = None  # the snippet, until it is in the body
         self.injector: HTMLInjector | None = None  # for a body in several messages
         self.held: HeldStart | None = None  # a page's start, until its body names its charset
+        self.head = b""  # Google Consent Mode's tag, for the head point (ConsentModeResponder)
         self.scope = _without_send_extensions(scope) if "extensions" in scope else scope
         origin = scope.get("state")
         if origin is None:
@@ -167,7 +168,18 @@ class HTMLResponder:
         scope["state"] = self.scope["state"] = self.state
 
     async def send(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
+        kind = message["type"]
+        if kind == "http.response.body":
+            held = self.held
+            if held is not None:
+                if not held.add(message):
+                    return
+                self.held = None
+                await self.downstream(self.held_page_start(held))
+                message = held.body_message()
+            if self.to_inject is not None:
+                message = self.inject(message, self.to_inject)
+        elif kind == "http.response.start":
             headers: Sequence[Header] = message.get("headers") or ()
             if not isinstance(headers, (list, tuple)):  # any iterable: read it once, pass it on
                 headers = list(headers)
@@ -177,15 +189,6 @@ class HTMLResponder:
                 message = self.start(message, plan)
                 if self.held is not None:
                     return
-        elif self.held is not None and message["type"] == "http.response.body":
-            held = self.held
-            if not held.add(message):
-                return
-            self.held = None
-            await self.downstream(self.held_page_start(held))
-            message = held.body_message()
-        if self.to_inject is not None and message["type"] == "http.response.body":
-            message = self.inject(message, self.to_inject)
         await self.downstream(message)
 
     def inject(self, message: Message, snippet: bytes) -> Message:
@@ -207,7 +210,8 @@ class HTMLResponder:
 
     def start(self, message: Message, plan: Plan) -> Message:
         """The start message rewritten by its ``plan``; a page's waits in :attr:`held` when
-        its body must tell its charset."""
+        its body must tell its charset. A page's snippet is encoded in the plan's charset (none
+        is injected when it is None); its length goes into Content-Length with the head's."""
         if isinstance(plan, SetsCookies):
             headers, page = plan.for_consent(self.state.lookup()[1].granted)
             message = {**message, "headers": list(headers)}
@@ -220,26 +224,24 @@ class HTMLResponder:
         if isinstance(plan, OptedOut):
             return {**message, "headers": plan.headers()}
         assert isinstance(plan, PagePlan)
-        if plan.charset != FROM_BODY:
-            return self.page_start(message, plan, plan.charset)
-        if self.scope.get("method") == "HEAD":  # no body to tell: as a page without a <meta>
-            return self.page_start(message, plan, "ascii")
-        self.held = HeldStart(message, plan)
-        return message
-
-    def held_page_start(self, held: HeldStart) -> Message:
-        """The start message of a page held until its body told its charset."""
-        return self.page_start(held.start, held.plan, held.charset())
-
-    def page_start(self, message: Message, plan: PagePlan, charset: str | None) -> Message:
-        """A page's start message, its snippet encoded in ``charset`` (none when None)."""
+        charset = plan.charset
+        if charset == FROM_BODY:
+            if self.scope.get("method") != "HEAD":
+                self.held = HeldStart(message, plan)
+                return message
+            charset = "ascii"  # no body to tell: as a page without a <meta>
         snippet = b""
         if charset is not None:
             visitor, consent = self.state.lookup()
             snippet = self.snippet(charset, visitor, consent)
-        if snippet and self.scope.get("method") != "HEAD":
+        head = self.head
+        if (snippet or head) and self.scope.get("method") != "HEAD":
             self.to_inject = snippet
-        return {**message, "headers": plan.headers(len(snippet))}
+        return {**message, "headers": plan.headers(len(head) + len(snippet))}
+
+    def held_page_start(self, held: HeldStart) -> Message:
+        """The start message of a page held until its body told its charset."""
+        return self.start(held.start, held.plan.with_charset(held.charset()))
 
     def snippet(self, charset: str, visitor: Visitor, consent: ConsentState) -> bytes:
         """The bytes to inject for this visitor (empty for bots and when nothing is due)."""
@@ -270,7 +272,7 @@ class ConsentModeResponder(HTMLResponder):
     ``<meta charset>``), gets it in its Content-Type as well: the tag goes before the rest of the
     head, so it must not push that ``<meta>`` past the bytes a browser prescans for it."""
 
-    __slots__ = ("head",)
+    __slots__ = ()
 
     def held_page_start(self, held: HeldStart) -> Message:
         message = super().held_page_start(held)
@@ -279,20 +281,15 @@ class ConsentModeResponder(HTMLResponder):
             return message
         return {**message, "headers": _with_charset(message["headers"], declared)}
 
-    def page_start(self, message: Message, plan: PagePlan, charset: str | None) -> Message:
-        snippet = head = b""
-        if charset is not None:
-            visitor, consent = self.state.lookup()
-            snippet = self.snippet(charset, visitor, consent)
-            nonce = dict.get(self.state, "csp_nonce")
-            assert self.pages.consent_mode is not None
-            head = self.pages.consent_mode.tag(
-                consent.granted, nonce if isinstance(nonce, str) else None
-            )
-        self.head = head
-        if head and self.scope.get("method") != "HEAD":
-            self.to_inject = snippet
-        return {**message, "headers": plan.headers(len(head) + len(snippet))}
+    def snippet(self, charset: str, visitor: Visitor, consent: ConsentState) -> bytes:
+        """The snippet, as for any page; the tag for the head point is made beside it, with
+        the same verified consent, and goes in even when the snippet is empty (bots)."""
+        nonce = dict.get(self.state, "csp_nonce")
+        assert self.pages.consent_mode is not None
+        self.head = self.pages.consent_mode.tag(
+            consent.granted, nonce if isinstance(nonce, str) else None
+        )
+        return super().snippet(charset, visitor, consent)
 
     def inject(self, message: Message, snippet: bytes) -> Message:
         body = message.get("body", b"")

@@ -82,22 +82,24 @@ LAST_RELEASES_SUFFICE_FROM: dict[str, Version] = {"Windows": (6, 1), "Android": 
 #: any macOS since; only versions below it are taken at their word.
 FROZEN_OS_VERSIONS: dict[str, Version] = {"Mac OS X": (10, 15)}
 
-#: ua-parser's names of Windows releases and their NT versions. A bare "NT" is left out: ua-parser
-#: gives it to any "WindowsNT", including "WindowsNT 10.0".
+#: The NT version of each Windows release, by the names ua-parser gives it. A bare "NT" is left
+#: out: ua-parser gives it to any "WindowsNT", including "WindowsNT 10.0". Windows 10 and later
+#: are reported by number.
+_WINDOWS_RELEASES: dict[Version, tuple[str, ...]] = {
+    (3, 1): ("3.1",),
+    (4, 0): ("95", "NT 4.0"),
+    (4, 10): ("98",),
+    (4, 90): ("ME",),
+    (5, 0): ("2000",),
+    (5, 1): ("XP",),
+    (6, 0): ("Vista",),
+    (6, 1): ("7",),
+    (6, 2): ("8", "RT"),
+    (6, 3): ("8.1", "RT 8"),
+}
+#: ua-parser's name of a Windows release → its NT version.
 WINDOWS_VERSIONS: dict[str, Version] = {
-    "3.1": (3, 1),
-    "95": (4, 0),
-    "NT 4.0": (4, 0),
-    "98": (4, 10),
-    "ME": (4, 90),
-    "2000": (5, 0),
-    "XP": (5, 1),
-    "Vista": (6, 0),
-    "7": (6, 1),
-    "8": (6, 2),
-    "8.1": (6, 3),
-    "RT": (6, 2),
-    "RT 8": (6, 3),
+    name: version for version, names in _WINDOWS_RELEASES.items() for name in names
 }
 
 #: What an OS extractor gives: a match with ``family``, ``major``, ``minor``, ``patch``, or None.

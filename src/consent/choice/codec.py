@@ -129,24 +129,30 @@ class ConsentRecord:
 
 @dataclass(frozen=True, slots=True)
 class ConsentState:
-    """What the app reads as ``request.state.consent``.
-
-    ``granted`` holds categories and services (``analytics.matomo``), the required ones always.
-    ``decided`` is false until the visitor has chosen (a Global Privacy Control signal alone
-    refuses every optional category, with ``source == "gpc"``, but still leaves the choice to the
-    visitor). ``new`` holds the optional categories and services a decided visitor was not
-    offered when deciding (added since): refused until answered, and the banner asks about them.
-    """
+    """What the app reads as ``request.state.consent``: the visitor's verified choice, or the
+    required categories only while there is none."""
 
     decided: bool
+    """False until the visitor has chosen. A Global Privacy Control signal alone refuses every
+    optional category (``source == "gpc"``) but still leaves the choice to the visitor."""
     granted: frozenset[str]
+    """The categories and services (``analytics.matomo``) granted, the required ones always."""
     revision: int
+    """The site's ``revision``: a choice made under another one is no choice."""
     consent_id: str | None = None
+    """The choice's id, kept across the visitor's later choices (None while undecided)."""
     first_decided: int | None = None
+    """When the visitor first chose, in Unix seconds."""
     last_decided: int | None = None
+    """When the visitor last chose, in Unix seconds."""
     source: Source | None = None
+    """How the choice was made: ``banner``, ``api`` or ``gpc`` (also while undecided under
+    a Global Privacy Control signal)."""
     gpc: bool = False
+    """Whether this request carries a Global Privacy Control signal (``Sec-GPC: 1``)."""
     new: frozenset[str] = frozenset()
+    """The optional categories and services added since a decided visitor chose: refused until
+    answered, and the banner asks about them."""
     _record: ConsentRecord | None = field(default=None, repr=False, compare=False)
 
     def allows(self, item: str) -> bool:

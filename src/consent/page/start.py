@@ -83,15 +83,16 @@ class PagePlan:
 
     The application's headers without Content-Length and Vary are kept in order; then come the
     new Content-Length, the merged Vary and Accept-CH if asked. A strong ETag becomes weak when
-    something is injected. ``charset`` is the codec to encode the snippet in, or
-    :data:`FROM_BODY` when the Content-Type names none.
+    something is injected. ``charset`` is the codec to encode the snippet in,
+    :data:`FROM_BODY` when the Content-Type names none, or None when the body told a charset
+    that no snippet is written in (nothing is injected).
     """
 
     __slots__ = ("_finals", "_kept", "_length", "_strong_etag_at", "_tail", "charset")
 
     def __init__(
         self,
-        charset: str,
+        charset: str | None,
         kept: tuple[Header, ...],
         length: int | None,
         strong_etag_at: int,
@@ -103,6 +104,11 @@ class PagePlan:
         self._strong_etag_at = strong_etag_at
         self._tail = tail
         self._finals: dict[int, tuple[Header, ...]] = {}
+
+    def with_charset(self, charset: str | None) -> PagePlan:
+        """This plan for a page whose body told its ``charset`` (None: one no snippet is written
+        in)."""
+        return PagePlan(charset, self._kept, self._length, self._strong_etag_at, self._tail)
 
     def headers(self, snippet_length: int) -> list[Header]:
         """The start headers of this page with a snippet of ``snippet_length`` bytes."""
