@@ -206,11 +206,64 @@ _RUN = re.compile(
 _TAG_OPEN = re.compile(rb"<(/?)([A-Za-z][^\t\n\f\r />]*)")
 _COMMENT_END = re.compile(rb"--!?>")
 _COMMENT_ENDS = (b"-->", b"--!>")
-# Script data (§13.2.5.4, 15-31): its escape start, the escaped text's end and the end tag,
-# and the "<script" that starts double escaping.
-_SCRIPT_MARKERS = re.compile(rb"<!--|</script" + _DELIMITER, re.IGNORECASE)
-_ESCAPED_MARKERS = re.compile(rb"-->|</script" + _DELIMITER + rb"|<script" + _DELIMITER, re.I)
-_DOUBLE_ESCAPED_MARKERS = re.compile(rb"-->|</script" + _DELIMITER, re.IGNORECASE)
+_Step = Callable[["HTMLInjector", bytes, int], int | bytes]  # where to go on, or what to send
+
+
+def _to_marker(*leads: tuple[bytes, int, int | None]) -> _Step:
+    """The step of a mode that runs to the first of its markers, then on where that one leads.
+
+    Each marker comes with the mode it leads to and where that mode starts: that many bytes from
+    the marker's end, or, for None, past the tag that the marker opens (its attributes followed
+    as any tag's). A marker that ends in a letter ends a tag name, so it counts only before a
+    delimiter. Markers match ASCII case-insensitively; a chunk may split those longer than a
+    byte. In the pattern all but a marker's first byte is a group, whose number says which
+    marker matched, while a search still skips ahead to the markers' first bytes.
+    """
+    search = re.compile(
+        b"|".join(
+            re.escape(marker[:1])
+            + b"("
+            + re.escape(marker[1:])
+            + (_DELIMITER if marker[-1:].isalpha() else b"")
+            + b")"
+            for marker, _, _ in leads
+        ),
+        re.IGNORECASE,
+    ).search
+    splittable = tuple(marker for marker, _, _ in leads if len(marker) > 1)
+    goes_on = tuple((mode, start) for _, mode, start in leads)
+
+    def step(injector: HTMLInjector, data: bytes, pos: int) -> int | bytes:
+        found = search(data, pos)
+        if found is None:
+            return injector._hold(data, _split_marker(data, pos, splittable))
+        mode, start = goes_on[found.lastindex - 1]  # type: ignore[operator]  # a group matched
+        if start is None:
+            return injector._tag(data, found.end(), mode)
+        injector._mode = mode
+        return found.end() + start
+
+    return step
+
+
+_PAST_DELIMITER = 1  # past the whitespace, "/" or ">" after a tag name
+# Script data (§13.2.5.4, 15-31): "<!--" escapes it and "-->" ends the escape; in escaped text
+# a "<script" starts double escaping, which the next "</script" ends instead of the script.
+_MARKER_STEPS = {
+    _SCRIPT: _to_marker(
+        (b"<!--", _SCRIPT_ESCAPED, -len(b"--")),  # its "--" may begin "-->"
+        (b"</script", _DATA, None),
+    ),
+    _SCRIPT_ESCAPED: _to_marker(
+        (b"-->", _SCRIPT, 0),
+        (b"</script", _DATA, None),
+        (b"<script", _SCRIPT_DOUBLE_ESCAPED, _PAST_DELIMITER),
+    ),
+    _SCRIPT_DOUBLE_ESCAPED: _to_marker(
+        (b"-->", _SCRIPT, 0),
+        (b"</script", _SCRIPT_ESCAPED, _PAST_DELIMITER),
+    ),
+}
 
 # States of the attribute tokenizer (HTML Standard §13.2.5.8, 32-40) reduced to what decides
 # which ">" ends a tag. _NAME also covers the whitespace after a name; _TAG_NAME is the tag's own
@@ -566,37 +619,6 @@ class HTMLInjector:
             return self._hold(data, _split_marker(data, pos, (self._end_tag,)))
         return self._tag(data, end_tag.end(), _DATA)
 
-    def _script(self, data: bytes, pos: int) -> int | bytes:
-        found = _SCRIPT_MARKERS.search(data, pos)
-        if found is None:
-            return self._hold(data, _split_marker(data, pos, (b"<!--", b"</script")))
-        if found[0] == b"<!--":
-            self._mode = _SCRIPT_ESCAPED
-            return found.start() + 2  # its "--" may be the start of "-->"
-        return self._tag(data, found.end(), _DATA)
-
-    def _script_escaped(self, data: bytes, pos: int) -> int | bytes:
-        found = _ESCAPED_MARKERS.search(data, pos)
-        if found is None:
-            return self._hold(data, _split_marker(data, pos, (b"-->", b"</script", b"<script")))
-        if found[0] == b"-->":
-            self._mode = _SCRIPT
-            return found.end()
-        if found[0][1] == ord("/"):
-            return self._tag(data, found.end(), _DATA)
-        self._mode = _SCRIPT_DOUBLE_ESCAPED
-        return found.end() + 1  # past the whitespace, "/" or ">" after the name
-
-    def _script_double_escaped(self, data: bytes, pos: int) -> int | bytes:
-        found = _DOUBLE_ESCAPED_MARKERS.search(data, pos)
-        if found is None:
-            return self._hold(data, _split_marker(data, pos, (b"-->", b"</script")))
-        if found[0] == b"-->":
-            self._mode = _SCRIPT
-            return found.end()
-        self._mode = _SCRIPT_ESCAPED
-        return found.end() + 1  # past the whitespace, "/" or ">" after the name
-
     def _resume_body_tag(self, data: bytes, pos: int) -> int | bytes:
         return self._body_tag(data, 0, self._tag_pos, self._tag_state)
 
@@ -844,9 +866,9 @@ _STEPS: tuple[Callable[[Any, bytes, int], int | bytes], ...] = (
     HTMLInjector._comment,
     HTMLInjector._bogus_comment,
     HTMLInjector._raw_text,
-    HTMLInjector._script,
-    HTMLInjector._script_escaped,
-    HTMLInjector._script_double_escaped,
+    _MARKER_STEPS[_SCRIPT],
+    _MARKER_STEPS[_SCRIPT_ESCAPED],
+    _MARKER_STEPS[_SCRIPT_DOUBLE_ESCAPED],
     HeadAndBodyInjector._before_head_point,
     HeadAndBodyInjector._before_head_point,
     HeadAndBodyInjector._head_comment,
