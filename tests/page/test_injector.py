@@ -1454,6 +1454,23 @@ def test_xhtml_with_an_internal_subset_stays_well_formed() -> None:
     minidom.parseString(injected)  # noqa: S318  (the test's own document)
 
 
+@pytest.mark.parametrize(
+    "doctype",
+    [
+        b"<!DOCTYPE html [ <!-- > ] ' --> ]>",
+        b"<!DOCTYPE html SYSTEM 'x' [ <!ENTITY a '>]'> <!ENTITY b \"]>\"> ] >",
+        b"<!DOCTYPE html [<!---->]><!DOCTYPE html []>",
+    ],
+    ids=["a comment", "quoted strings", "an empty comment, then another DOCTYPE"],
+)
+def test_what_an_internal_subset_holds_does_not_end_it(doctype: bytes) -> None:
+    """Quoted strings and comments in the subset may hold "]" and ">"; the DOCTYPE's own ">"
+    ends it, and the title after it starts the head's opening run."""
+    document = doctype + TITLED + b"<script></script><body>x"
+    injected = every_way_both(document)
+    assert injected.startswith(doctype + TITLED + HEAD_SNIPPET + b"<script>")
+
+
 def test_a_stray_end_tag_before_the_head_keeps_the_heads_attributes() -> None:
     document = (
         b"<!doctype html></div x='>'><head prefix='og: http://ogp.me/ns#'>"
