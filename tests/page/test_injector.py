@@ -510,6 +510,67 @@ def test_generated_documents_get_it_where_the_parser_wants_it(
     assert stream(split(document, points)) == injected
 
 
+# Each way out of each script data state, then text that shows the state it led to:
+# "<script></script><body>" hides the body tag when escaped or double escaped, not otherwise.
+SCRIPT_DATA_WAYS = {
+    "script data to its end tag": b"<script><body></script>",
+    "escaped, back to script data": b"<SCRIPT><!--<script></script><body>--><script></SCRIPT>",
+    "an empty escape, back to script data": b"<script><!--><script></script>",
+    "escaped to the end tag": b"<script><!--<body></script\t>",
+    "double escaped, back to escaped": (
+        b"<script><!--<Script></script><script></script><body></script>"
+    ),
+    "double escaped to script data": b"<script><!--<script/><body>--><script></script/>",
+}
+MANY_SCRIPTS = b"<script>a()</script><script><!--<script></script>--></script>" * 20
+
+
+@pytest.mark.parametrize(
+    "way",
+    [*SCRIPT_DATA_WAYS.values(), b"".join(SCRIPT_DATA_WAYS.values())],
+    ids=[*SCRIPT_DATA_WAYS.keys(), "all of them"],
+)
+def test_many_scripts_then_each_way_through_the_script_data_states(way: bytes) -> None:
+    """The way last, so that a state taken for another hides the body tag after it."""
+    document = MANY_SCRIPTS + way + b"<body class=a>x"
+    expected = document.replace(b"<body class=a>", b"<body class=a>" + SNIPPET)
+    assert every_way(document) == expected
+    assert_where_the_parser_puts_it(document, expected)
+
+
+# Script data's markers, whole and in pieces, for documents of many script elements.
+SCRIPT_GRAMMAR = [
+    "<script>",
+    "<SCRIPT type=module>",
+    "<script/>",
+    "</script>",
+    "</Script >",
+    "</script\f>",
+    "<!--",
+    "-->",
+    "<!-",
+    "--",
+    "-",
+    ">",
+    "<",
+    "</scrip",
+    "<scriptx>",
+    "</scripts>",
+    "x",
+    "{B}",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(document=marked_documents(max_parts=30, grammar=SCRIPT_GRAMMAR), data=st.data())
+def test_script_data_goes_as_the_parser_does(document: bytes, data: st.DataObject) -> None:
+    injected = whole(document)
+    assert_where_the_parser_puts_it(document, injected)
+    points = data.draw(st.lists(st.integers(0, len(document)), max_size=len(document) + 2))
+    assert stream(split(document, points)) == injected
+    assert stream(one_byte_chunks(document)) == injected
+
+
 # --- The same, in Chromium: templates, and noscript with scripting on ---
 
 CHROMIUM_ARGS = [
@@ -1391,6 +1452,23 @@ def test_xhtml_with_an_internal_subset_stays_well_formed() -> None:
         b"<body>", b"<body>" + marker
     )
     minidom.parseString(injected)  # noqa: S318  (the test's own document)
+
+
+@pytest.mark.parametrize(
+    "doctype",
+    [
+        b"<!DOCTYPE html [ <!-- > ] ' --> ]>",
+        b"<!DOCTYPE html SYSTEM 'x' [ <!ENTITY a '>]'> <!ENTITY b \"]>\"> ] >",
+        b"<!DOCTYPE html [<!---->]><!DOCTYPE html []>",
+    ],
+    ids=["a comment", "quoted strings", "an empty comment, then another DOCTYPE"],
+)
+def test_what_an_internal_subset_holds_does_not_end_it(doctype: bytes) -> None:
+    """Quoted strings and comments in the subset may hold "]" and ">"; the DOCTYPE's own ">"
+    ends it, and the title after it starts the head's opening run."""
+    document = doctype + TITLED + b"<script></script><body>x"
+    injected = every_way_both(document)
+    assert injected.startswith(doctype + TITLED + HEAD_SNIPPET + b"<script>")
 
 
 def test_a_stray_end_tag_before_the_head_keeps_the_heads_attributes() -> None:

@@ -137,7 +137,8 @@ _NAME_AND_REST = (
 )
 
 # What the injector is doing. In _TAG it goes through a tag that a chunk cut short, then on in
-# the mode it noted; in the _SCRIPT modes through script data and its escape states.
+# the mode it noted; in the _SCRIPT modes through script data and its escape states; from
+# _DOCTYPE to _AFTER_SUBSET through a DOCTYPE before the head point.
 (
     _DATA,
     _TAG,
@@ -153,9 +154,14 @@ _NAME_AND_REST = (
     _HEAD_COMMENT,
     _HEAD_BOGUS_COMMENT,
     _DOCTYPE,
+    _DOCTYPE_SUBSET,
+    _SUBSET_DOUBLE_QUOTED,
+    _SUBSET_SINGLE_QUOTED,
+    _SUBSET_COMMENT,
+    _AFTER_SUBSET,
     _HEAD_TITLE,
     _PASS,
-) = range(16)
+) = range(21)
 
 # What each start tag makes of the text after it, by name: RCDATA and RAWTEXT alike run to
 # their end tag.
@@ -206,11 +212,80 @@ _RUN = re.compile(
 _TAG_OPEN = re.compile(rb"<(/?)([A-Za-z][^\t\n\f\r />]*)")
 _COMMENT_END = re.compile(rb"--!?>")
 _COMMENT_ENDS = (b"-->", b"--!>")
-# Script data (§13.2.5.4, 15-31): its escape start, the escaped text's end and the end tag,
-# and the "<script" that starts double escaping.
-_SCRIPT_MARKERS = re.compile(rb"<!--|</script" + _DELIMITER, re.IGNORECASE)
-_ESCAPED_MARKERS = re.compile(rb"-->|</script" + _DELIMITER + rb"|<script" + _DELIMITER, re.I)
-_DOUBLE_ESCAPED_MARKERS = re.compile(rb"-->|</script" + _DELIMITER, re.IGNORECASE)
+_Step = Callable[["HTMLInjector", bytes, int], int | bytes]  # where to go on, or what to send
+
+
+def _to_marker(*leads: tuple[bytes, int, int | None]) -> _Step:
+    """The step of a mode that runs to the first of its markers, then on where that one leads.
+
+    Each marker comes with the mode it leads to and where that mode starts: that many bytes from
+    the marker's end, or, for None, past the tag that the marker opens (its attributes followed
+    as any tag's). A marker that ends in a letter ends a tag name, so it counts only before a
+    delimiter. Markers match ASCII case-insensitively; a chunk may split those longer than a
+    byte. In the pattern all but a marker's first byte is a group, whose number says which
+    marker matched, while a search still skips ahead to the markers' first bytes.
+    """
+    search = re.compile(
+        b"|".join(
+            re.escape(marker[:1])
+            + b"("
+            + re.escape(marker[1:])
+            + (_DELIMITER if marker[-1:].isalpha() else b"")
+            + b")"
+            for marker, _, _ in leads
+        ),
+        re.IGNORECASE,
+    ).search
+    splittable = tuple(marker for marker, _, _ in leads if len(marker) > 1)
+    goes_on = tuple((mode, start) for _, mode, start in leads)
+
+    def step(injector: HTMLInjector, data: bytes, pos: int) -> int | bytes:
+        found = search(data, pos)
+        if found is None:
+            split = _split_marker(data, pos, splittable) if splittable else len(data)
+            return injector._hold(data, split)
+        mode, start = goes_on[found.lastindex - 1]  # type: ignore[operator]  # a group matched
+        if start is None:
+            return injector._tag(data, found.end(), mode)
+        injector._mode = mode
+        return found.end() + start
+
+    return step
+
+
+_PAST_DELIMITER = 1  # past the whitespace, "/" or ">" after a tag name
+# Script data (§13.2.5.4, 15-31): "<!--" escapes it and "-->" ends the escape; in escaped text
+# a "<script" starts double escaping, which the next "</script" ends instead of the script.
+_MARKER_STEPS = {
+    _SCRIPT: _to_marker(
+        (b"<!--", _SCRIPT_ESCAPED, -len(b"--")),  # its "--" may begin "-->"
+        (b"</script", _DATA, None),
+    ),
+    _SCRIPT_ESCAPED: _to_marker(
+        (b"-->", _SCRIPT, 0),
+        (b"</script", _DATA, None),
+        (b"<script", _SCRIPT_DOUBLE_ESCAPED, _PAST_DELIMITER),
+    ),
+    _SCRIPT_DOUBLE_ESCAPED: _to_marker(
+        (b"-->", _SCRIPT, 0),
+        (b"</script", _SCRIPT_ESCAPED, _PAST_DELIMITER),
+    ),
+    # A DOCTYPE, with the internal subset of an XHTML page read as XML reads it, the only parser
+    # that reads one (<!DOCTYPE html [ <!ENTITY nbsp "&#160;"> ]>): up to ">" or "["; in the
+    # subset, up to "]", each quoted string or comment (which may hold "]" and ">") followed to
+    # its end; after the "]", up to ">". It comes in the prologue, which its ">" leads back to.
+    _DOCTYPE: _to_marker((b">", _PROLOGUE, 0), (b"[", _DOCTYPE_SUBSET, 0)),
+    _DOCTYPE_SUBSET: _to_marker(
+        (b"]", _AFTER_SUBSET, 0),
+        (b'"', _SUBSET_DOUBLE_QUOTED, 0),
+        (b"'", _SUBSET_SINGLE_QUOTED, 0),
+        (b"<!--", _SUBSET_COMMENT, 0),
+    ),
+    _SUBSET_DOUBLE_QUOTED: _to_marker((b'"', _DOCTYPE_SUBSET, 0)),
+    _SUBSET_SINGLE_QUOTED: _to_marker((b"'", _DOCTYPE_SUBSET, 0)),
+    _SUBSET_COMMENT: _to_marker((b"-->", _DOCTYPE_SUBSET, 0)),
+    _AFTER_SUBSET: _to_marker((b">", _PROLOGUE, 0)),
+}
 
 # States of the attribute tokenizer (HTML Standard §13.2.5.8, 32-40) reduced to what decides
 # which ">" ends a tag. _NAME also covers the whitespace after a name; _TAG_NAME is the tag's own
@@ -254,35 +329,6 @@ _HEAD_IMPLYING_END_TAGS = frozenset((b"head", b"body", b"html", b"br"))
 _LONGEST_HEAD_OPENING = max(
     len(b"<" + name) for name in (b"html", b"head", b"meta", b"title", b"/head", b"/body")
 )
-# A DOCTYPE, with the internal subset of an XHTML page read as XML reads it, the only parser
-# that reads one (<!DOCTYPE html [ <!ENTITY nbsp "&#160;"> ]>): up to ">" or "["; in the subset,
-# up to "]", each quoted string or comment (which may hold "]" and ">") followed to its end; after
-# the "]", up to ">". Each state's stop, and the markers a chunk may split there.
-(
-    _OUTSIDE_SUBSET,
-    _IN_SUBSET,
-    _SUBSET_DOUBLE_QUOTED,
-    _SUBSET_SINGLE_QUOTED,
-    _SUBSET_COMMENT,
-    _AFTER_SUBSET,
-) = range(6)
-_DOCTYPE_STOPS = (
-    re.compile(rb"[>\[]"),
-    re.compile(rb"[\]\"']|<!--"),
-    re.compile(rb'"'),
-    re.compile(rb"'"),
-    re.compile(rb"-->"),
-    re.compile(rb">"),
-)
-_DOCTYPE_MARKERS: tuple[tuple[bytes, ...], ...] = ((), (b"<!--",), (), (), (b"-->",), ())
-_DOCTYPE_ENDS = frozenset((_OUTSIDE_SUBSET, _AFTER_SUBSET))  # where a ">" ends it
-_DOCTYPE_NEXT = {
-    (_OUTSIDE_SUBSET, ord("[")): _IN_SUBSET,
-    (_IN_SUBSET, ord("]")): _AFTER_SUBSET,
-    (_IN_SUBSET, ord('"')): _SUBSET_DOUBLE_QUOTED,
-    (_IN_SUBSET, ord("'")): _SUBSET_SINGLE_QUOTED,
-    (_IN_SUBSET, _LT): _SUBSET_COMMENT,
-}  # any other stop goes back into the subset
 _DOCTYPE_NAME = b"doctype"
 
 
@@ -566,37 +612,6 @@ class HTMLInjector:
             return self._hold(data, _split_marker(data, pos, (self._end_tag,)))
         return self._tag(data, end_tag.end(), _DATA)
 
-    def _script(self, data: bytes, pos: int) -> int | bytes:
-        found = _SCRIPT_MARKERS.search(data, pos)
-        if found is None:
-            return self._hold(data, _split_marker(data, pos, (b"<!--", b"</script")))
-        if found[0] == b"<!--":
-            self._mode = _SCRIPT_ESCAPED
-            return found.start() + 2  # its "--" may be the start of "-->"
-        return self._tag(data, found.end(), _DATA)
-
-    def _script_escaped(self, data: bytes, pos: int) -> int | bytes:
-        found = _ESCAPED_MARKERS.search(data, pos)
-        if found is None:
-            return self._hold(data, _split_marker(data, pos, (b"-->", b"</script", b"<script")))
-        if found[0] == b"-->":
-            self._mode = _SCRIPT
-            return found.end()
-        if found[0][1] == ord("/"):
-            return self._tag(data, found.end(), _DATA)
-        self._mode = _SCRIPT_DOUBLE_ESCAPED
-        return found.end() + 1  # past the whitespace, "/" or ">" after the name
-
-    def _script_double_escaped(self, data: bytes, pos: int) -> int | bytes:
-        found = _DOUBLE_ESCAPED_MARKERS.search(data, pos)
-        if found is None:
-            return self._hold(data, _split_marker(data, pos, (b"-->", b"</script")))
-        if found[0] == b"-->":
-            self._mode = _SCRIPT
-            return found.end()
-        self._mode = _SCRIPT_ESCAPED
-        return found.end() + 1  # past the whitespace, "/" or ">" after the name
-
     def _resume_body_tag(self, data: bytes, pos: int) -> int | bytes:
         return self._body_tag(data, 0, self._tag_pos, self._tag_state)
 
@@ -657,7 +672,7 @@ class HeadAndBodyInjector(HTMLInjector):
     the head point, to the body tag.
     """
 
-    __slots__ = ("_body_at", "_doctype_state", "_fed", "_head", "_head_at", "_points", "_start")
+    __slots__ = ("_body_at", "_fed", "_head", "_head_at", "_points", "_start")
 
     def __init__(self, head: bytes, snippet: bytes, memo: HeadAndBodyMemo | None = None) -> None:
         super().__init__(snippet)
@@ -666,7 +681,6 @@ class HeadAndBodyInjector(HTMLInjector):
         self._points = memo
         self._fed = 0  # how many bytes of the document were fed
         self._start = 0  # where the data the current chunk's scan sees starts in the document
-        self._doctype_state = _OUTSIDE_SUBSET
         self._head_at = self._body_at = -1  # where the last scan put each snippet
 
     @property
@@ -789,7 +803,7 @@ class HeadAndBodyInjector(HTMLInjector):
             return self._bogus_comment_before_head_point(data, text)
         if self._mode == _HEAD_RUN:
             return self._insert_head(data, pos)
-        self._mode, self._doctype_state = _DOCTYPE, _OUTSIDE_SUBSET
+        self._mode = _DOCTYPE
         return text + len(_DOCTYPE_NAME)
 
     def _bogus_comment_before_head_point(self, data: bytes, pos: int) -> int | bytes:
@@ -813,22 +827,6 @@ class HeadAndBodyInjector(HTMLInjector):
         self._mode = self._after
         return end + 1
 
-    def _doctype(self, data: bytes, pos: int) -> int | bytes:
-        """Through a DOCTYPE and its internal subset, if any, in the prologue."""
-        state = self._doctype_state
-        while True:
-            stop = _DOCTYPE_STOPS[state].search(data, pos)
-            if stop is None:
-                self._doctype_state = state
-                markers = _DOCTYPE_MARKERS[state]
-                return self._hold(data, _split_marker(data, pos, markers) if markers else len(data))
-            pos = stop.end()
-            byte = data[stop.start()]
-            if byte == ord(">") and state in _DOCTYPE_ENDS:
-                self._mode = _PROLOGUE
-                return pos
-            state = _DOCTYPE_NEXT.get((state, byte), _IN_SUBSET)
-
     def _head_title(self, data: bytes, pos: int) -> int | bytes:
         """Through a title's text (RCDATA) in the head's opening run, to its end tag."""
         end_tag = _END_TAGS[b"</title"].search(data, pos)
@@ -837,22 +835,23 @@ class HeadAndBodyInjector(HTMLInjector):
         return self._tag(data, end_tag.end(), _HEAD_RUN)
 
 
-_STEPS: tuple[Callable[[Any, bytes, int], int | bytes], ...] = (
-    HTMLInjector._data,
-    HTMLInjector._in_tag,
-    HTMLInjector._resume_body_tag,
-    HTMLInjector._comment,
-    HTMLInjector._bogus_comment,
-    HTMLInjector._raw_text,
-    HTMLInjector._script,
-    HTMLInjector._script_escaped,
-    HTMLInjector._script_double_escaped,
-    HeadAndBodyInjector._before_head_point,
-    HeadAndBodyInjector._before_head_point,
-    HeadAndBodyInjector._head_comment,
-    HeadAndBodyInjector._head_bogus_comment,
-    HeadAndBodyInjector._doctype,
-    HeadAndBodyInjector._head_title,
+# Each mode's step, by mode (_PASS has none: the injector is done).
+_STEPS: tuple[Callable[[Any, bytes, int], int | bytes], ...] = tuple(
+    {
+        _DATA: HTMLInjector._data,
+        _TAG: HTMLInjector._in_tag,
+        _BODY_TAG: HTMLInjector._resume_body_tag,
+        _COMMENT: HTMLInjector._comment,
+        _BOGUS_COMMENT: HTMLInjector._bogus_comment,
+        _RAW_TEXT: HTMLInjector._raw_text,
+        _PROLOGUE: HeadAndBodyInjector._before_head_point,
+        _HEAD_RUN: HeadAndBodyInjector._before_head_point,
+        _HEAD_COMMENT: HeadAndBodyInjector._head_comment,
+        _HEAD_BOGUS_COMMENT: HeadAndBodyInjector._head_bogus_comment,
+        _HEAD_TITLE: HeadAndBodyInjector._head_title,
+        **_MARKER_STEPS,
+    }[mode]
+    for mode in range(_PASS)
 )
 
 
