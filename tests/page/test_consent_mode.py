@@ -126,29 +126,9 @@ def test_the_tag_carries_the_state_the_mapping_and_the_options() -> None:
         b'<script src="/_consent/static/consent-mode.js?v=abc" data-granted="analytics necessary"'
         b' data-types="necessary=functionality_storage security_storage;'
         b'analytics=analytics_storage;marketing=ad_storage ad_user_data ad_personalization"'
-        b' data-unmapped-types="personalization_storage" data-wait-for-update="500"'
-        b' data-ads-data-redaction="true" data-url-passthrough="true"></script>'
+        b' data-wait-for-update="500" data-ads-data-redaction="true"'
+        b' data-url-passthrough="true"></script>'
     )
-
-
-@pytest.mark.parametrize(
-    ("types", "unmapped"),
-    [
-        (
-            {"analytics": ["analytics_storage"]},
-            b' data-unmapped-types="ad_storage ad_user_data ad_personalization'
-            b' functionality_storage personalization_storage security_storage"',
-        ),
-        ({"necessary": list(GOOGLE_CONSENT_TYPES)}, b""),
-        ({}, b' data-unmapped-types="' + " ".join(GOOGLE_CONSENT_TYPES).encode() + b'"'),
-    ],
-)
-def test_the_tag_names_the_types_no_category_maps_onto(
-    types: dict[str, list[str]], unmapped: bytes
-) -> None:
-    tag = ConsentModeTag(mode_settings(types=types), static_url).tag(frozenset(), None)
-    mapping = ";".join(f"{category}={' '.join(names)}" for category, names in types.items())
-    assert tag.endswith(b' data-types="%s"%s></script>' % (mapping.encode(), unmapped))
 
 
 def test_the_tag_is_synchronous_and_external_and_takes_the_nonce() -> None:

@@ -3,14 +3,11 @@
 The tag loads ``consent-mode.js``, a static file, synchronously, so that it runs before any tag of
 the head. The visitor's verified state travels in the tag's data attributes: the categories
 granted now (the required ones only while undecided, or under GPC), and, for every page alike,
-which Google consent types each category stands for (``data-types``), the types no category
-stands for (``data-unmapped-types``, left out when there are none) and the ``consent_mode``
-options. Google's types are named by the server alone (``GOOGLE_CONSENT_TYPES`` in the
-settings): the script knows none itself. It calls ``gtag('consent', 'default', …)`` with every
-type of the two attributes, then ``gtag('set', …)`` for the options, and
-``gtag('consent', 'update', …)`` when a choice is made on the page (consent.js's
-``consent:change`` event). A type is granted when every category mapped onto it is granted; an
-unmapped type is denied.
+which Google consent types each category stands for and the ``consent_mode`` options. The script
+calls ``gtag('consent', 'default', …)`` with that state, then ``gtag('set', …)`` for the options,
+and ``gtag('consent', 'update', …)`` when a choice is made on the page (consent.js's
+``consent:change`` event). A type is granted when every category mapped onto it is granted; a
+type no category names is denied.
 
 A tag depends on the granted categories and a CSP nonce only: it is rendered once per set of
 categories, and the nonce, when the page has one, goes between its two cached halves.
@@ -23,7 +20,7 @@ from functools import lru_cache
 
 from markupsafe import escape
 
-from consent.settings import GOOGLE_CONSENT_TYPES, ConsentSettings
+from consent.settings import ConsentSettings
 
 #: Rendered tags kept, by set of granted categories (a site has at most a few dozen sets).
 MAX_CACHED_TAGS = 64
@@ -39,10 +36,6 @@ class ConsentModeTag:
         types = settings.consent_mode_types()
         mapping = ";".join(f"{category}={' '.join(names)}" for category, names in types.items())
         attributes = [f' data-types="{escape(mapping)}"']
-        mapped = {name for names in types.values() for name in names}
-        unmapped = [name for name in GOOGLE_CONSENT_TYPES if name not in mapped]
-        if unmapped:
-            attributes.append(f' data-unmapped-types="{" ".join(unmapped)}"')
         if options.wait_for_update:
             attributes.append(f' data-wait-for-update="{options.wait_for_update}"')
         if options.ads_data_redaction:

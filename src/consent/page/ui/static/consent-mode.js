@@ -4,11 +4,9 @@
  * that the visitor's consent is in force before a Google tag reads it. The state comes from
  * this script element's data attributes, which the server wrote from the visitor's verified
  * choice: data-granted (our categories granted now), data-types (each category's Google
- * consent types: "analytics=analytics_storage;marketing=ad_storage ad_user_data ..."),
- * data-unmapped-types (the Google types no category maps onto, absent when there are none), and
- * the options data-wait-for-update, data-ads-data-redaction and data-url-passthrough. Between
- * them, data-types and data-unmapped-types name every Google type; this script names none
- * itself. A type is granted when every category mapped onto it is; an unmapped type is denied.
+ * consent types: "analytics=analytics_storage;marketing=ad_storage ad_user_data ..."), and the
+ * options data-wait-for-update, data-ads-data-redaction and data-url-passthrough. A type is
+ * granted when every category mapped onto it is; a type no category names is denied.
  *
  * After a choice on the page, consent.js dispatches "consent:change" and this script calls
  * gtag("consent", "update", ...) with the new state. ES5, so that Internet Explorer 11 runs it;
@@ -16,6 +14,16 @@
  */
 (function () {
   "use strict";
+
+  var TYPES = [
+    "ad_storage",
+    "ad_user_data",
+    "ad_personalization",
+    "analytics_storage",
+    "functionality_storage",
+    "personalization_storage",
+    "security_storage"
+  ];
 
   var script = document.currentScript;
   if (!script) {
@@ -34,24 +42,16 @@
     return (value || "").split(" ").filter(Boolean);
   }
 
-  /* Each category's Google types, and every Google type: the mapped ones, then the unmapped. */
   var typesOf = {};
-  var allTypes = [];
   (script.getAttribute("data-types") || "").split(";").forEach(function (entry) {
     var at = entry.indexOf("=");
-    if (at <= 0) return;
-    var types = words(entry.slice(at + 1));
-    typesOf[entry.slice(0, at)] = types;
-    types.forEach(function (type) {
-      if (allTypes.indexOf(type) === -1) allTypes.push(type);
-    });
+    if (at > 0) typesOf[entry.slice(0, at)] = words(entry.slice(at + 1));
   });
-  allTypes = allTypes.concat(words(script.getAttribute("data-unmapped-types")));
 
   /* Each Google type, "granted" or "denied", for the categories granted. */
   function stateFor(granted) {
     var state = {};
-    allTypes.forEach(function (type) {
+    TYPES.forEach(function (type) {
       var named = false;
       var allGranted = true;
       Object.keys(typesOf).forEach(function (category) {
