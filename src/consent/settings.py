@@ -265,7 +265,8 @@ DEFAULT_CATEGORIES: dict[str, Category] = {
 
 
 # --- Google Consent Mode v2 (consent.page.consent_mode) -------------------------------------
-#: Google's consent types, in the order the commands list them.
+#: Google's consent types, in the order the commands list them (consent-mode.js gets them from
+#: here: consent.page.render.WRITTEN_IN).
 GOOGLE_CONSENT_TYPES = (
     "ad_storage",
     "ad_user_data",

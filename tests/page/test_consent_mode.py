@@ -244,6 +244,22 @@ def test_the_static_script_is_served() -> None:
     assert b'gtag("consent", "default"' in response.content
 
 
+def test_the_served_script_lists_the_settings_consent_types() -> None:
+    """The script's list of Google's types is the settings' one, written in as it is served; a
+    marker of WRITTEN_IN that a static file no longer holds would leave the list empty."""
+    import json
+    from importlib import resources
+
+    from consent.page.render import WRITTEN_IN, load_assets
+
+    static = resources.files("consent.page").joinpath("ui", "static")
+    raw = b"".join(entry.read_bytes() for entry in static.iterdir() if entry.name.endswith(".js"))
+    assert all(marker in raw for marker in WRITTEN_IN)
+    served = load_assets()["consent-mode.js"].body
+    assert b"var TYPES = " + json.dumps(list(GOOGLE_CONSENT_TYPES)).encode() + b";" in served
+    assert not any(marker in served for marker in WRITTEN_IN)
+
+
 # --- A page served as text/html without a charset: the one its body declares goes in the header ---
 
 #: Pushes what follows close to the end of the bytes a browser prescans for a <meta charset>.

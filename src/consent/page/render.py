@@ -9,6 +9,7 @@ attribute.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -24,7 +25,7 @@ from consent.browser.defaults import FINAL_VERSIONS
 from consent.browser.rules import format_version
 from consent.choice.declarations import shown_declarations
 from consent.page.i18n import Catalog, localised_list, text_direction
-from consent.settings import ConsentSettings, service_item
+from consent.settings import GOOGLE_CONSENT_TYPES, ConsentSettings, service_item
 
 #: The longest ``next`` path a form carries back; the endpoints refuse a longer one, so a page
 #: whose path and query are longer sends its visitor back to its path alone, or to ``/``.
@@ -112,7 +113,15 @@ def _fill_to_keep(
     return filled
 
 
+#: Values the static scripts share with the settings, written into them as they are loaded (each
+#: marker is a valid ES5 expression as it stands), so that each value is written in one place.
+WRITTEN_IN = {
+    b"[/* GOOGLE_CONSENT_TYPES */]": json.dumps(list(GOOGLE_CONSENT_TYPES)).encode("ascii"),
+}
+
+
 def load_assets() -> dict[str, Asset]:
+    """The static files, with :data:`WRITTEN_IN`'s values in them, and each one's ETag."""
     folder = resources.files("consent.page").joinpath("ui", "static")
     types = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
     assets = {}
@@ -120,6 +129,8 @@ def load_assets() -> dict[str, Asset]:
         suffix = entry.name[entry.name.rfind(".") :]
         if suffix in types:
             body = entry.read_bytes()
+            for marker, value in WRITTEN_IN.items():
+                body = body.replace(marker, value)
             etag = hashlib.sha256(body).hexdigest()[:16]
             assets[entry.name] = Asset(body=body, media_type=types[suffix], etag=etag)
     return assets

@@ -15,15 +15,10 @@
 (function () {
   "use strict";
 
-  var TYPES = [
-    "ad_storage",
-    "ad_user_data",
-    "ad_personalization",
-    "analytics_storage",
-    "functionality_storage",
-    "personalization_storage",
-    "security_storage"
-  ];
+  /* Google's consent types, in the order the commands list them: the server writes its own list
+   * (GOOGLE_CONSENT_TYPES in consent.settings) in here as it loads this file. A page's tag names
+   * only the types its categories map onto; every other type is denied. */
+  var TYPES = [/* GOOGLE_CONSENT_TYPES */];
 
   var script = document.currentScript;
   if (!script) {
