@@ -98,6 +98,21 @@ def test_bad_settings_fail_naming_the_setting(values: dict[str, object], named: 
     assert named in str(error.value)
 
 
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"max_user_agent_length": 6}, "greater than or equal to 64 (got 6)"),
+        ({"cookie_name": "a b"}, "cookie_name: 'a b' is not a valid cookie name"),
+    ],
+)
+def test_the_value_given_is_shown_once(values: dict[str, object], message: str) -> None:
+    """Shown after the refusal, unless the refusal quotes it already (digits of a bound do not
+    count as quoting a number)."""
+    with pytest.raises(ConfigurationError) as error:
+        ConsentSettings.load(secret_keys=["k"], **values)
+    assert str(error.value).endswith(message)
+
+
 def test_none_in_any_case_turns_the_record_store_and_the_inventory_off() -> None:
     settings = ConsentSettings.load(
         secret_keys=["k"], records_url=" None ", cookie_inventory="NONE"

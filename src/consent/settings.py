@@ -777,7 +777,8 @@ def describe_errors(error: ValidationError) -> str:
         message = item["msg"].removeprefix("Value error, ")
         given = item.get("input")
         if location and not message.startswith(location):
-            shown = f" (got {given!r})" if _short(given) and repr(given) not in message else ""
+            quoted = isinstance(given, str) and repr(given) in message
+            shown = f" (got {given!r})" if _short(given) and not quoted else ""
             lines.append(f"{location}: {message}{shown}")
         else:
             lines.append(message)
