@@ -63,7 +63,8 @@ class DecisionEvent:
     """One choice of one visitor, as the ``consent.audit`` log and ``on_decision`` get it."""
 
     consent_id: str
-    """The visitor's consent id, the same across their choices."""
+    """The visitor's consent id: the same across their choices while their choice stands (a
+    choice after a ``revision`` change or after the cookie expired gets a new one)."""
     granted: tuple[str, ...]
     """The categories and services now granted, required ones included, sorted."""
     refused: tuple[str, ...]
@@ -71,14 +72,16 @@ class DecisionEvent:
     revision: int
     """The site's ``revision`` the choice was made under."""
     source: Source
-    """Who made it: ``banner`` (our banner, dialog or settings page) or ``api`` (the site's own
-    client of the consent API)."""
+    """What the client said: ``banner`` for a form post (our banner, dialog and settings page)
+    or a JSON body with ``"source": "banner"``, else ``api``."""
     decided_at: int
     """When, in Unix seconds."""
     first_decided: int
-    """When the visitor first chose, in Unix seconds (``decided_at`` for a first choice)."""
+    """When the standing choice was first made, in Unix seconds (``decided_at`` when there
+    was none)."""
     previous: tuple[str, ...] | None
-    """What was granted before, sorted; None for a first choice."""
+    """What was granted before, sorted; None when no choice stood (a first choice, or one
+    after a ``revision`` change or an expired cookie)."""
 
 
 _EVENT_FIELDS = tuple(field.name for field in fields(DecisionEvent))

@@ -133,23 +133,26 @@ class ConsentState:
     required categories only while there is none."""
 
     decided: bool
-    """False until the visitor has chosen. A Global Privacy Control signal alone refuses every
-    optional category (``source == "gpc"``) but still leaves the choice to the visitor."""
+    """False until the visitor has chosen. A Global Privacy Control signal alone (on a site that
+    honours it, ``honour_gpc``) refuses every optional category (``source == "gpc"``) but still
+    leaves the choice to the visitor."""
     granted: frozenset[str]
     """The categories and services (``analytics.matomo``) granted, the required ones always."""
     revision: int
     """The site's ``revision``: a choice made under another one is no choice."""
     consent_id: str | None = None
-    """The choice's id, kept across the visitor's later choices (None while undecided)."""
+    """The choice's id (None while undecided). Later choices keep it while the visitor's choice
+    stands: a choice after a ``revision`` change or after the cookie expired gets a new one."""
     first_decided: int | None = None
-    """When the visitor first chose, in Unix seconds."""
+    """When the standing choice was first made, in Unix seconds (see ``consent_id``)."""
     last_decided: int | None = None
     """When the visitor last chose, in Unix seconds."""
     source: Source | None = None
-    """How the choice was made: ``banner``, ``api`` or ``gpc`` (also while undecided under
-    a Global Privacy Control signal)."""
+    """``banner`` or ``api``, as the choice was posted (see ``DecisionEvent.source``); ``gpc``
+    while undecided under a Global Privacy Control signal."""
     gpc: bool = False
-    """Whether this request carries a Global Privacy Control signal (``Sec-GPC: 1``)."""
+    """Whether this request carries a Global Privacy Control signal (``Sec-GPC: 1``) and the
+    site honours it (``honour_gpc``, on by default)."""
     new: frozenset[str] = frozenset()
     """The optional categories and services added since a decided visitor chose: refused until
     answered, and the banner asks about them."""
