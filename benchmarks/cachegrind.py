@@ -2,7 +2,8 @@
 
 A script runs the same work twice under :data:`COMMAND`, once with ``few`` requests and once with
 ``many``; :func:`per_request` takes the difference over ``many - few``, so that start-up, imports
-and set-up cancel out. Hash randomisation is off (:func:`environment`), so a count repeats.
+and set-up cancel out. Hash randomisation is off (:func:`environment`); what start-up still varies
+between processes (a library's randomly seeded hash maps) is spread over ``many - few``.
 """
 
 from __future__ import annotations
