@@ -168,18 +168,7 @@ class HTMLResponder:
         scope["state"] = self.scope["state"] = self.state
 
     async def send(self, message: Message) -> None:
-        kind = message["type"]
-        if kind == "http.response.body":
-            held = self.held
-            if held is not None:
-                if not held.add(message):
-                    return
-                self.held = None
-                await self.downstream(self.held_page_start(held))
-                message = held.body_message()
-            if self.to_inject is not None:
-                message = self.inject(message, self.to_inject)
-        elif kind == "http.response.start":
+        if message["type"] == "http.response.start":
             headers: Sequence[Header] = message.get("headers") or ()
             if not isinstance(headers, (list, tuple)):  # any iterable: read it once, pass it on
                 headers = list(headers)
@@ -189,6 +178,18 @@ class HTMLResponder:
                 message = self.start(message, plan)
                 if self.held is not None:
                     return
+        # A page's body, told first by what this responder holds: most responses are no page.
+        elif self.to_inject is not None or self.held is not None:  # noqa: SIM102
+            if message["type"] == "http.response.body":
+                held = self.held
+                if held is not None:
+                    if not held.add(message):
+                        return
+                    self.held = None
+                    await self.downstream(self.held_page_start(held))
+                    message = held.body_message()
+                if self.to_inject is not None:
+                    message = self.inject(message, self.to_inject)
         await self.downstream(message)
 
     def inject(self, message: Message, snippet: bytes) -> Message:
