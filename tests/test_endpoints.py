@@ -299,10 +299,22 @@ def test_settings_page_ignores_a_foreign_next() -> None:
 
 def test_static_assets_are_cacheable() -> None:
     with client(page_app()) as browser:
-        response = browser.get("/_consent/static/consent.js")
+        page = browser.get("/").text
+        address = page.split('src="', 1)[1].split('"', 1)[0]  # consent.js?v=…, as pages link it
+        assert address.startswith("/_consent/static/consent.js?v=")
+        response = browser.get(address)
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/javascript")
-        assert "immutable" in response.headers["cache-control"]
+        assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+        # Another version's address (a page of an earlier release), or none: revalidated.
+        for other in (
+            "/_consent/static/consent.js?v=0123456789abcdef",
+            "/_consent/static/consent.js",
+        ):
+            elsewhere = browser.get(other)
+            assert elsewhere.content == response.content
+            assert elsewhere.headers["cache-control"] == "no-cache"
+            assert elsewhere.headers["etag"] == response.headers["etag"]
         assert response.headers["x-content-type-options"] == "nosniff"
         again = browser.get(
             "/_consent/static/consent.js", headers={"if-none-match": response.headers["etag"]}

@@ -56,6 +56,8 @@ _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
 _PLAIN_COOKIE_VALUE = re.compile(r"[A-Za-z0-9!#$%&'*+\-.^_`|~:]+")
 #: What RedirectResponse does to its URL.
 _LOCATION_SAFE = ":/%#?=@[]!$&'()*+,;"
+#: How long a static file is kept at its versioned address (``?v=`` its ETag).
+STATIC_CACHE_CONTROL = "public, max-age=31536000, immutable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -493,9 +495,12 @@ class ConsentEndpoints:
         if asset is None:
             return PlainTextResponse("Not Found", status_code=404)
         etag = f'"{asset.etag}"'
+        # Kept for a year only at the address of this version (?v= its ETag, as pages link it):
+        # a page of an earlier version asks for its own ?v=, which must not keep this file.
+        current = request.query_params.get("v") == asset.etag
         headers = MutableHeaders(
             {
-                "Cache-Control": "public, max-age=31536000, immutable",
+                "Cache-Control": STATIC_CACHE_CONTROL if current else "no-cache",
                 "ETag": etag,
                 "X-Content-Type-Options": "nosniff",
             }
