@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 import time
 from collections.abc import Callable
 
@@ -12,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from itsdangerous import TimestampSigner
 
-from consent.choice.codec import MAX_COOKIE_LENGTH, SALT, ConsentCodec
+from consent.choice.codec import MAX_COOKIE_LENGTH, SALT, ConsentCodec, new_consent_id
 from consent.visitor import Site, _cookie_reader
 from tests.support import make_settings
 
@@ -272,3 +273,10 @@ def test_cookie_reader_agrees_with_its_regular_expression(header: bytes) -> None
 def test_cookie_reader_skips_near_misses_to_the_real_cookie() -> None:
     header = (b"  xconsent=" * 2000) + b"; consent=found"
     assert _cookie_reader("consent")(header) == b"found"
+
+
+def test_a_new_consent_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A command line would take it for an option (``consent records show ID``)."""
+    drawn = iter(["-rYDgXLsR2hh0K0A", "--YDgXLsR2hh0K0A", "xrYDgXLsR2hh0K0A"])
+    monkeypatch.setattr(secrets, "token_urlsafe", lambda size: next(drawn))
+    assert new_consent_id() == "xrYDgXLsR2hh0K0A"

@@ -103,6 +103,10 @@ def test_show_and_wording_of_something_unknown_say_so_and_exit_1(
     assert status == 1
     assert len(err) < 200
     assert cli(database_url, "wording", "ab12")[0] == 1
+    # An id that starts with "-" (one in 64 before new ids stopped starting so) after "--".
+    assert cli(database_url, "show", "--", "-rYDgXLsR2hh0K0A")[2] == (
+        "consent records: no record has the consent id '-rYDgXLsR2hh0K0A'\n"
+    )
     status, out, _ = cli(database_url, "wording", WORDING_EN.fingerprint)
     assert status == 0
     assert "banner.accept: Accept all" in out

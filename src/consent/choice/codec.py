@@ -127,6 +127,15 @@ class ConsentRecord:
     source: Source
 
 
+def new_consent_id() -> str:
+    """A new visitor's consent id: 16 random URL-safe characters, never starting with "-", which
+    a command line (``consent records show ID``) would take for an option."""
+    while True:
+        consent_id = secrets.token_urlsafe(12)
+        if consent_id[0] != "-":
+            return consent_id
+
+
 @dataclass(frozen=True, slots=True)
 class ConsentState:
     """What the app reads as ``request.state.consent``: the visitor's verified choice, or the
@@ -274,7 +283,7 @@ class ConsentCodec:
             granted=kept,
             refused=refused,
             revision=self._revision,
-            consent_id=previous.consent_id if previous else secrets.token_urlsafe(12),
+            consent_id=previous.consent_id if previous else new_consent_id(),
             first_decided=previous.first_decided if previous else moment,
             last_decided=moment,
             source=source,

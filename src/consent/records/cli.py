@@ -109,7 +109,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     show = commands.add_parser("show", help="a visitor's history, with the wording shown")
-    show.add_argument("consent_id")
+    show.add_argument(
+        "consent_id", help="the visitor's consent id; one that starts with '-' goes after '--'"
+    )
     show.add_argument("--format", choices=("text", "json"), default="text")
     wording = commands.add_parser("wording", help="a stored wording, by its fingerprint")
     wording.add_argument("fingerprint")
