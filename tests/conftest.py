@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 from hypothesis import settings as hypothesis_settings
+from playwright.sync_api import Browser
 
 from consent import ConsentSettings
-from tests.support import LiveServer, make_settings
+from tests.support import LiveServer, launched_chromium, make_settings
 
 # A busy 2-core machine can stretch any one example past hypothesis' 200 ms deadline; the
 # properties are about correctness, and the benchmarks measure speed.
@@ -27,6 +28,13 @@ os.environ["CONSENT_COOKIE_INVENTORY"] = "none"
 @pytest.fixture
 def settings() -> ConsentSettings:
     return make_settings()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Chromium for the tests of one module (see :func:`tests.support.launched_chromium`)."""
+    with launched_chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

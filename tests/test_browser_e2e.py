@@ -37,7 +37,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from consent import ConsentMiddleware, ConsentSettings
-from tests.support import LiveServer, launched_chromium, screenshot_dir
+from tests.support import LiveServer, screenshot_dir
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -96,12 +96,6 @@ def csp_site() -> Iterator[LiveServer]:
         middleware=[Middleware(ConsentMiddleware, settings=ConsentSettings.from_toml(POLICY))],
     )
     yield from serve(app)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with launched_chromium() as launched:
-        yield launched
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route as AppRoute
 
 from consent import ConsentMiddleware
-from tests.support import LiveServer, launched_chromium, make_settings
+from tests.support import LiveServer, make_settings
 
 NONCE = "pQ9sT2vX"
 SITE_TAGS = (
@@ -90,12 +90,6 @@ def server() -> Iterator[LiveServer]:
     app = Starlette(routes=[AppRoute("/", shop), AppRoute("/site-tags.js", site_tags)])
     with LiveServer(ConsentMiddleware(app, settings=settings)) as live:
         yield live
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with launched_chromium() as launched:
-        yield launched
 
 
 def new_context(browser: Browser, server: LiveServer, **options: Any) -> BrowserContext:

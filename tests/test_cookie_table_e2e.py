@@ -20,7 +20,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from consent import ConsentSettings
 from consent.choice.inventory import READ_ONE_HEADER_IN, read_inventory
 from consent.cli import main
-from tests.support import LiveServer, launched_chromium
+from tests.support import LiveServer
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -83,12 +83,6 @@ def site(inventory_file: Path) -> Iterator[LiveServer]:
         yield server
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with launched_chromium() as launched:
-        yield launched
 
 
 @pytest.fixture

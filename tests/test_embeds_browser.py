@@ -21,7 +21,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route as PageRoute
 
 from consent import ConsentMiddleware
-from tests.support import LiveServer, launched_chromium, make_settings
+from tests.support import LiveServer, make_settings
 from tests.test_cookie_table_e2e import axe_path
 
 TIMEOUT_MS = 10_000
@@ -62,12 +62,6 @@ def site() -> Iterator[LiveServer]:
     app = ConsentMiddleware(inner, settings=make_settings(categories=CATEGORIES))
     with LiveServer(app) as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with launched_chromium() as launched:
-        yield launched
 
 
 class ThirdParty:

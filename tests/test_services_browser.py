@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from consent import ConsentMiddleware
-from tests.support import LiveServer, launched_chromium, make_settings
+from tests.support import LiveServer, make_settings
 
 TIMEOUT_MS = 10_000
 CATEGORIES: dict[str, Any] = {
@@ -61,12 +61,6 @@ def site() -> Iterator[LiveServer]:
     app = ConsentMiddleware(inner, settings=make_settings(categories=CATEGORIES))
     with LiveServer(app) as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with launched_chromium() as launched:
-        yield launched
 
 
 @pytest.fixture

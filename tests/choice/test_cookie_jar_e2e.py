@@ -28,7 +28,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from consent import ConsentMiddleware
-from tests.support import LiveServer, launched_chromium, make_settings
+from tests.support import LiveServer, make_settings
 
 TIMEOUT_MS = 10_000
 HOUR = "Max-Age=3600"
@@ -119,12 +119,6 @@ def filtered() -> Iterator[LiveServer]:
 @pytest.fixture(scope="module")
 def unfiltered() -> Iterator[LiveServer]:
     yield from serve(cookie_app())
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with launched_chromium() as launched:
-        yield launched
 
 
 @pytest.fixture

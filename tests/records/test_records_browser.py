@@ -7,22 +7,15 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.support import LiveServer, launched_chromium, make_settings, page_app
+from tests.support import LiveServer, make_settings, page_app
 
 REPO = Path(__file__).resolve().parents[2]
 GERMAN = json.loads((REPO / "src/consent/page/ui/locales/de.json").read_text(encoding="utf-8"))
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with launched_chromium() as launched:
-        yield launched
 
 
 def _consent(folder: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
